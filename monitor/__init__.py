@@ -1,0 +1,2 @@
+"""kinhtedothi monitor."""
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""The command line: argument parsing, logging set-up and exit codes; nothing else.
+
+Exit codes (a contract scripts depend on): 0 success, 1 the run failed or partly failed,
+2 bad usage or config. Every ``MonitorError`` is caught here, once, and printed as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
+
+from monitor import __version__
+from monitor.config import Config, load
+from monitor.errors import MonitorError, UsageError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `monitor {self.prog.split()[-1]} --help`)"
+                         if " " in self.prog else f"{message} (see `monitor --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="monitor",
+        description="Watch kinhtedothi.vn's party-building section and email a digest of new "
+        "coverage of the reorganisation of the apparatus.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $MONITOR_CONFIG, else ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="one collect then one deliver")
+    p.add_argument("--dry-run", action="store_true", help="write no state, send nothing")
+    p = sub.add_parser("collect", help="find, fetch and store new and changed articles")
+    p.add_argument("--dry-run", action="store_true", help="write no state, print what would be")
+    p.add_argument("--baseline", action="store_true",
+                   help="record everything listed now as already seen (first run)")
+    p = sub.add_parser("deliver", help="send due digests")
+    p.add_argument("--dry-run", action="store_true", help="send nothing, record nothing")
+    sub.add_parser("serve", help="run the scheduler until SIGTERM/SIGINT")
+
+    p = sub.add_parser("inspect", help="show what extraction keeps and drops, and why")
+    p.add_argument("targets", nargs="+", metavar="TARGET", help="URL or local HTML file")
+    p.add_argument("--json", action="store_true", help="one JSON object per target and line")
+    p.add_argument("--generic", action="store_true", help="force the generic extractor")
+    p.add_argument("--listing", action="store_true", help="treat targets as section pages")
+
+    p = sub.add_parser("preview", help="render the next digest without sending or recording")
+    p.add_argument("--subscriber", metavar="EMAIL")
+    p.add_argument("--output", metavar="FILE", help="write the HTML (or text) here")
+    p.add_argument("--text", action="store_true", help="the plain-text part instead of HTML")
+
+    p = sub.add_parser("status", help="last runs, health, pending items, next times")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("check", help="validate the config")
+    p.add_argument("--network", action="store_true", help="also try SMTP login and each source")
+    sub.add_parser("demo", help="the whole pipeline offline against a bundled sample site")
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+Handler = Callable[[argparse.Namespace, Callable[[], Config], TextIO], int]
+
+
+def _inspect(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.inspect import inspect_command
+
+    return inspect_command(args.targets, as_json=args.json, generic=args.generic,
+                           listing=args.listing, config=config, out=out)
+
+
+def _collect(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.collect import collect_command
+
+    return collect_command(config(), dry_run=args.dry_run, baseline=args.baseline, out=out)
+
+
+def _deliver(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.deliver import deliver_command
+
+    return deliver_command(config(), dry_run=args.dry_run, out=out)
+
+
+def _run(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.pipeline import run_command
+
+    return run_command(config(), dry_run=args.dry_run, out=out)
+
+
+def _preview(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.deliver import preview_command
+
+    return preview_command(config(), subscriber=args.subscriber, output=args.output,
+                           text=args.text, out=out)
+
+
+def _status(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.status import status_command
+
+    return status_command(config(), as_json=args.json, out=out)
+
+
+def _check(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.check import check_command
+
+    return check_command(config(), network=args.network, out=out)
+
+
+def _serve(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.scheduler import serve_command
+
+    return serve_command(config(), out=out)
+
+
+def _demo(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.demo import demo_command
+
+    return demo_command(out=out)
+
+
+HANDLERS: dict[str, Handler] = {
+    "inspect": _inspect, "collect": _collect, "deliver": _deliver, "run": _run,
+    "preview": _preview, "status": _status, "check": _check, "serve": _serve, "demo": _demo,
+}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.command:
+            raise UsageError("a command is required, e.g. `monitor run` (see `monitor --help`)")
+        _setup_logging(args.verbose)
+        cached: list[Config] = []
+
+        def config() -> Config:
+            # Loaded on demand: `inspect` of a local file works without a config file.
+            if not cached:
+                cached.append(load(args.config))
+            return cached[0]
+
+        return HANDLERS[args.command](args, config, out)
+    except MonitorError as exc:
+        print(f"monitor: error: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("monitor: interrupted", file=err)
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILED

@@ -1,0 +1,71 @@
+"""Bytes to text to a parsed tree: the one place a page is decoded and parsed.
+
+Charset order, as browsers do for a served page: the HTTP header's charset, then a BOM, then the
+page's own ``<meta charset>`` / ``http-equiv``, then UTF-8 with replacement characters. A page is
+never refused for its encoding. Everything returned is NFC.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# The bytes a page may carry; anything longer is cut here, before parsing, so that one huge page
+# cannot stall a run. Fetch applies its own, smaller limit.
+MAX_HTML_CHARS = 20_000_000
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_ALIASES = {"windows-1258": "cp1258", "x-user-defined": "cp1252", "utf8": "utf-8"}
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = _ALIASES.get(name.strip().lower(), name.strip().lower())
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def sniff_charset(data: bytes, header_charset: str | None = None) -> str:
+    """The codec to decode ``data`` with (see the module docstring for the order)."""
+    if found := _codec(header_charset):
+        return found
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return name
+    m = _META_CHARSET.search(data[:4096])
+    if m and (found := _codec(m.group(1).decode("ascii", "replace"))):
+        # A page that declares UTF-16 in ASCII meta cannot be UTF-16; browsers read it as UTF-8.
+        return "utf-8" if found.startswith("utf-16") else found
+    return "utf-8"
+
+
+def decode(data: bytes | str, header_charset: str | None = None) -> str:
+    """Page bytes to NFC text; never raises on bad bytes (they become U+FFFD)."""
+    if isinstance(data, str):
+        text = data
+    else:
+        codec = sniff_charset(data, header_charset)
+        text = data.decode(codec, errors="replace")
+    text = text.removeprefix("\ufeff")
+    if len(text) > MAX_HTML_CHARS:
+        text = text[:MAX_HTML_CHARS]
+    return unicodedata.normalize("NFC", text)
+
+
+def parse(data: bytes | str, header_charset: str | None = None) -> LexborHTMLParser:
+    """Decode and parse; Lexbor repairs truncated and malformed markup as browsers do."""
+    return LexborHTMLParser(decode(data, header_charset))
+
+
+def node_text(node: LexborNode) -> str:
+    """The visible text of a node, block boundaries kept as spaces (cleaned by the caller)."""
+    return node.text(separator=" ", strip=False) or ""

@@ -1,0 +1,90 @@
+"""Records passed between the steps of a run: frozen, slotted, fully typed values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Extractor = Literal["profile", "generic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A piece of the page that extraction dropped, and why (shown by ``monitor inspect``)."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The article of one page, stripped of everything around it."""
+
+    url: str
+    title: str
+    sapo: str = ""
+    body: tuple[str, ...] = ()
+    captions: tuple[str, ...] = ()
+    author: str | None = None
+    published_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    image: str | None = None
+    extractor: Extractor = "profile"
+    confidence: float = 1.0
+    removed: tuple[Removed, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """Sapo and body joined by blank lines: the text that is diffed and classified."""
+        return "\n\n".join(p for p in (self.sapo, *self.body) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingLink:
+    url: str
+    title: str = ""
+    published_at: datetime | None = None
+    article_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The article links of a section page, in page order, and the next page if any."""
+
+    url: str
+    links: tuple[ListingLink, ...] = ()
+    next_page: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRef:
+    """An article found by a source, before it is fetched."""
+
+    url: str
+    article_id: str
+    source: str
+    title: str = ""
+    published_at: datetime | None = None
+    lastmod: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    score: float
+    relevant: bool
+    matched: tuple[Match, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One phrase of a topic found in one field of an article."""
+
+    topic: str
+    phrase: str
+    where: Literal["title", "sapo", "body"]
+    count: int
+    weight: float
