@@ -18,6 +18,10 @@ _CURRENT = re.compile(r"^/(?:[\w-]+/)*(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)+)\.(?P<id
 _OLDEST = re.compile(r"^/(?:[\w-]+/)*(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)+)-(?P<id>\d{4,})\.html?$")
 # A slug of several words; a bare section name ("/xay-dung-dang.html") has too few to be one.
 _MIDDLE = re.compile(r"^/(?:[\w-]+/)*(?P<slug>[a-z0-9]+(?:-[a-z0-9]+){3,})\.html?$")
+# Tag, topic, author and search pages have article-like slugs but list articles.
+_NOT_ARTICLES = re.compile(
+    r"^/(?:tags?|chu-de|tu-khoa|topics?|tim-kiem|search|tac-gia|authors?|su-kien|events?)(?:/|$)"
+)
 
 
 def canonicalize(url: str, base: str | None = None) -> str | None:
@@ -43,6 +47,8 @@ def article_id(url: str) -> str | None:
     try:
         path = urlsplit(url).path
     except ValueError:
+        return None
+    if _NOT_ARTICLES.match(path):
         return None
     for pattern in (_CURRENT, _OLDEST):
         m = pattern.match(path)
