@@ -36,7 +36,7 @@ class SiteConfig:
 
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
-    user_agent: str = "kinhtedothi-monitor/0.1 (+https://github.com/kinhtedothi-monitor; ops@example.org)"
+    user_agent: str = "kinhtedothi-monitor/0.1 (news digest; contact: ops@example.org)"
     min_delay_seconds: float = 2.0
     jitter_seconds: float = 1.0
     concurrency: int = 2

@@ -20,6 +20,15 @@ MAX_HTML_CHARS = 20_000_000
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
+# Lexbor's tree building is quadratic in nesting depth (50,000 nested <div> take seconds), so a
+# hostile page could stall a run. Real pages nest < 200 deep; only pages with very many tags are
+# scanned (the scan costs as much as a parse), and cut where they pass MAX_DEPTH.
+MAX_DEPTH = 2_000
+_SCAN_ABOVE_TAGS = 20_000
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+_VOID = frozenset(
+    "area base br col embed hr img input link meta source track wbr param keygen".split()
+)
 _ALIASES = {"windows-1258": "cp1258", "x-user-defined": "cp1252", "utf8": "utf-8"}
 
 
@@ -61,9 +70,32 @@ def decode(data: bytes | str, header_charset: str | None = None) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def limit_depth(text: str) -> tuple[str, str | None]:
+    """The text cut where element nesting passes MAX_DEPTH, and a warning if it was cut."""
+    if text.count("<") < _SCAN_ABOVE_TAGS:
+        return text, None
+    depth = 0
+    for m in _TAG.finditer(text):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        elif m.group(2).lower() not in _VOID:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text[: m.start()], f"page nested deeper than {MAX_DEPTH} elements; cut there"
+    return text, None
+
+
+def parse_page(
+    data: bytes | str, header_charset: str | None = None
+) -> tuple[LexborHTMLParser, tuple[str, ...]]:
+    """Decode and parse, with the warnings met on the way (a page cut for its nesting)."""
+    text, warning = limit_depth(decode(data, header_charset))
+    return LexborHTMLParser(text), (warning,) if warning else ()
+
+
 def parse(data: bytes | str, header_charset: str | None = None) -> LexborHTMLParser:
     """Decode and parse; Lexbor repairs truncated and malformed markup as browsers do."""
-    return LexborHTMLParser(decode(data, header_charset))
+    return parse_page(data, header_charset)[0]
 
 
 def node_text(node: LexborNode) -> str:

@@ -1,0 +1,157 @@
+"""Page metadata from the head: meta tags, JSON-LD, <link rel=canonical>, <time>.
+
+Shared by the profile and generic extractors. Each field is read from the most specific source a
+page usually gets right (Open Graph / article:* tags, then JSON-LD, then plain tags); every value
+is cleaned text or None. Never raises on page content.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.extract.text import clean, parse_datetime, parse_iso
+from monitor.extract.urls import canonicalize
+
+log = logging.getLogger(__name__)
+
+_ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting",
+                  "analysisnewsarticle", "opinionnewsarticle", "webpage"}
+
+
+@dataclass(frozen=True, slots=True)
+class PageMeta:
+    title: str | None = None
+    description: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    author: str | None = None
+    image: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _meta(tree: LexborHTMLParser, *keys: str) -> str | None:
+    """The first non-empty content of <meta property|name|itemprop=key>, keys in order."""
+    for key in keys:
+        for attr in ("property", "name", "itemprop"):
+            node = tree.css_first(f'meta[{attr}="{key}"]')
+            if node is not None:
+                value = clean(node.attributes.get("content"))
+                if value:
+                    return value
+    return None
+
+
+def _json_ld(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+    """Every JSON-LD object of the page, @graph members flattened; bad JSON skipped."""
+    for script in tree.css('script[type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text(deep=True) or "null", strict=False)
+        except (ValueError, RecursionError):
+            log.debug("unreadable JSON-LD skipped")
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(reversed(item["@graph"]))
+                yield item
+
+
+def _ld_type(item: dict[str, Any]) -> set[str]:
+    kind = item.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {str(k).lower() for k in kinds if k}
+
+
+def _name(value: Any) -> str | None:
+    """A person/organisation name from a JSON-LD value (string, object or list of them)."""
+    if isinstance(value, list):
+        names = [n for v in value if (n := _name(v))]
+        return ", ".join(names) or None
+    if isinstance(value, dict):
+        value = value.get("name")
+    return clean(value) if isinstance(value, str) and clean(value) else None
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("@id")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return parse_iso(value) or parse_datetime(value)
+
+
+def _split_tags(value: str | None) -> list[str]:
+    return [clean(t) for t in (value or "").split(",") if clean(t)]
+
+
+def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
+    """What the page says about itself; fields it does not say are None / empty."""
+    ld = next((i for i in _json_ld(tree) if _ld_type(i) & _ARTICLE_TYPES), {})
+    title = _meta(tree, "og:title", "twitter:title")
+    if not title and isinstance(ld.get("headline"), str):
+        title = clean(ld["headline"]) or None
+    if not title:
+        node = tree.css_first("title")
+        title = clean(node.text()) if node is not None else None
+
+    published = _date(_meta(tree, "article:published_time", "datePublished", "pubdate",
+                            "publishdate", "dc.date.issued", "date"))
+    if published is None and isinstance(ld.get("datePublished"), str):
+        published = _date(ld["datePublished"])
+    if published is None:
+        node = tree.css_first("time[datetime]")
+        if node is not None:
+            published = _date(node.attributes.get("datetime"))
+    modified = _date(_meta(tree, "article:modified_time", "dateModified"))
+    if modified is None and isinstance(ld.get("dateModified"), str):
+        modified = _date(ld["dateModified"])
+
+    author = _meta(tree, "author", "article:author", "dc.creator")
+    if author and author.startswith(("http://", "https://")):
+        author = None
+    author = author or _name(ld.get("author"))
+
+    image = _url(_meta(tree, "og:image", "twitter:image")) or _url(ld.get("image"))
+    canonical_node = tree.css_first('link[rel="canonical"]')
+    canonical_raw = canonical_node.attributes.get("href") if canonical_node is not None else None
+    canonical_raw = canonical_raw or _meta(tree, "og:url") or _url(ld.get("mainEntityOfPage"))
+    canonical = canonicalize(canonical_raw, url) if canonical_raw else None
+
+    tags = _split_tags(_meta(tree, "keywords", "news_keywords"))
+    tags += [clean(n.attributes.get("content")) for n in tree.css('meta[property="article:tag"]')]
+    keywords = ld.get("keywords")
+    if isinstance(keywords, str):
+        tags += _split_tags(keywords)
+    elif isinstance(keywords, list):
+        tags += [clean(k) for k in keywords if isinstance(k, str)]
+    return PageMeta(
+        title=title or None,
+        description=_meta(tree, "og:description", "description", "twitter:description"),
+        published_at=published,
+        modified_at=modified,
+        author=author,
+        image=urljoin(url, image) if image else None,
+        canonical_url=canonical,
+        site_name=_meta(tree, "og:site_name"),
+        tags=tuple(dict.fromkeys(t for t in tags if t)),
+    )
