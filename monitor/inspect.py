@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from monitor.models import Article, Listing, Relevance
 log = logging.getLogger(__name__)
 
 _MAX_FILE_BYTES = 50_000_000
+_MARKUP = re.compile(rb"<(?:!doctype|!--|html|head|body|meta|title|div|p|a|span|article|h1)[\s>/]",
+                     re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ def read_target(target: str, config: Config) -> Page:
         from monitor.fetch import fetch_page
 
         response = fetch_page(target, config)
-        return Page(target, response.url, response.content, response.charset)
+        return Page(target, response.final_url, response.content, response.charset)
     path = Path(target)
     if "://" in target:
         raise MonitorError(f"{target}: only http(s) URLs and local files can be inspected")
@@ -61,8 +64,8 @@ def read_target(target: str, config: Config) -> Page:
     head = content[:2048]
     if b"\x00" in head.replace(b"\x00<", b"<") and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise MonitorError(f"{target}: not an HTML page (binary content)")
-    if b"<" not in content[:65536]:
-        raise MonitorError(f"{target}: not an HTML page (no markup)")
+    if not _MARKUP.search(content[:65536]):
+        raise MonitorError(f"{target}: not an HTML page (no HTML tags)")
     # A local file stands for the page it was saved from; its canonical link names it.
     return Page(target, path.resolve().as_uri(), content)
 

@@ -9,6 +9,7 @@ Every piece dropped is recorded with its reason, for ``monitor inspect``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -36,6 +37,15 @@ def _first(tree: LexborHTMLParser | LexborNode, chain: Sequence[str]) -> LexborN
         for node in tree.css(selector):
             if node_clean_text(node):
                 return node
+    return None
+
+
+def _first_container(tree: LexborHTMLParser, chain: Sequence[str]) -> LexborNode | None:
+    """The first node matched by the chain, empty or not (an empty body is still a body)."""
+    for selector in chain:
+        node = tree.css_first(selector)
+        if node is not None:
+            return node
     return None
 
 
@@ -70,6 +80,9 @@ def _author(tree: LexborHTMLParser, profile: SiteProfile, meta: PageMeta) -> str
             name = name.removeprefix(prefix).strip()
         if 0 < len(name) <= 80:
             return name
+    # Many pages name the paper itself as author: that says nothing about who wrote it.
+    if meta.author and meta.site_name and fold(meta.site_name) in fold(meta.author):
+        return None
     return meta.author
 
 
@@ -101,26 +114,48 @@ def extract(
     if tree.body is None and tree.head is None:
         raise NotAnArticle("the page is empty", hint="is the target an HTML page?")
     if force_generic:
-        return _generic(tree, url, parse_warnings, "generic extractor forced")
-    article = _profile(tree, url, profile, parse_warnings)
-    if article is not None and len(" ".join(article.body)) >= profile.min_body_chars:
+        return _checked(_generic(tree, url, parse_warnings, "generic extractor forced"), None)
+    article, container = _profile(tree, url, profile, parse_warnings)
+    if article is not None and _chars(article) >= profile.min_body_chars:
         return article
     reason = (
-        "the profile's selectors found no article body"
-        if article is None or not article.body
-        else "the profile's body is implausibly short"
+        "the profile's selectors found no article body" if not container
+        else "the profile's article body is empty" if article is None or not article.body
+        else "the profile's article body is implausibly short"
     )
+    # Where the profile found its container, its body stands when empty (a video or photo
+    # article: the generic extractor would make a body of the sidebar), and when short unless
+    # the generic result is confident and much fuller (the container holds only part now).
+    kept = replace(article, warnings=(*article.warnings, reason)) if article else None
+    if container and kept is not None and not kept.body:
+        return _checked(kept, kept)
     # The profile consumed parts of the tree; the generic extractor needs a fresh one.
     fresh, _ = parse_page(html, header_charset)
     generic = _generic(fresh, url, parse_warnings, f"{reason}; generic extractor used")
-    if len(" ".join(generic.body)) >= profile.min_body_chars or article is None:
-        if not generic.title or not generic.body:
-            if article is not None:
-                return replace(article, warnings=(*article.warnings, "no article body found"))
-            raise NotAnArticle("no article found on the page",
-                               hint="is it a section page? try `monitor inspect --listing`")
-        return generic
-    return replace(article, warnings=(*article.warnings, reason))
+    if container and kept is not None and not (
+        generic.confidence >= _TRUST_GENERIC
+        and _chars(generic) >= max(profile.min_body_chars, 3 * _chars(kept))
+    ):
+        return _checked(kept, kept)
+    return _checked(generic, article)
+
+
+_TRUST_GENERIC = 0.7
+
+
+def _chars(article: Article) -> int:
+    return sum(len(p) for p in article.body)
+
+
+def _checked(result: Article, profile_result: Article | None) -> Article:
+    """The result, unless it holds no article at all."""
+    if result.title and result.body:
+        return result
+    if profile_result is not None and profile_result.title:
+        return replace(profile_result,
+                       warnings=(*profile_result.warnings, "no article body found"))
+    raise NotAnArticle("no article found on the page",
+                       hint="is it a section page? try `monitor inspect --listing`")
 
 
 def _generic(tree: LexborHTMLParser, url: str, warnings: tuple[str, ...], why: str) -> Article:
@@ -133,12 +168,13 @@ def _generic(tree: LexborHTMLParser, url: str, warnings: tuple[str, ...], why: s
 
 def _profile(
     tree: LexborHTMLParser, url: str, profile: SiteProfile, warnings: tuple[str, ...]
-) -> Article | None:
+) -> tuple[Article | None, bool]:
+    """The profile's article (None without title and body), and whether the body was found."""
     meta = read_meta(tree, url)
     title = _title(tree, profile, meta)
-    body_node = _first(tree, profile.chain("body"))
+    body_node = _first_container(tree, profile.chain("body"))
     if not title and body_node is None:
-        return None
+        return None, False
     notes = list(warnings)
     published, time_warning = _published(tree, profile, meta)
     if time_warning:
@@ -155,6 +191,8 @@ def _profile(
     captions: list[str] = []
     body: list[str] = []
     if body_node is not None:
+        byline = _take_byline(body_node)
+        author = author or byline
         cleaner = Cleaner(profile.boilerplate_words, profile.box_headings)
         captions = cleaner.take_captions(body_node, profile.chain("captions"))
         removed = cleaner.clean(body_node)
@@ -164,7 +202,7 @@ def _profile(
     body = _drop_tail(body, author, sapo)
     if not sapo:
         notes.append("no sapo (lead) found")
-    return Article(
+    article = Article(
         url=url,
         title=title,
         sapo=sapo,
@@ -180,6 +218,27 @@ def _profile(
         removed=tuple(removed),
         warnings=tuple(notes),
     )
+    return article, body_node is not None
+
+
+_RIGHT = re.compile(r"text-align\s*:\s*right", re.IGNORECASE)
+
+
+def _take_byline(body: LexborNode) -> str | None:
+    """The byline the site writes as the body's last paragraph, right-aligned (older pages)."""
+    paragraphs = body.css("p")
+    for node in reversed(paragraphs):
+        text = node_clean_text(node)
+        if not text:
+            continue
+        aligned = _RIGHT.search(node.attributes.get("style") or "") or (
+            (node.attributes.get("align") or "").lower() == "right"
+        )
+        if aligned and len(text) <= 60 and len(text.split()) <= 8:
+            node.remove()
+            return text.removeprefix("Theo ").strip()
+        return None
+    return None
 
 
 def _contains(inner: LexborNode, outer: LexborNode) -> bool:
@@ -193,8 +252,12 @@ def _contains(inner: LexborNode, outer: LexborNode) -> bool:
 
 def _drop_tail(body: list[str], author: str | None, sapo: str) -> list[str]:
     """Drop the byline repeated as the body's last line, and a lead repeated as its first."""
-    if author and body and fold(body[-1]).strip(" .") in {fold(author), fold(f"Theo {author}")}:
+    if author and body and len(body[-1]) <= len(author) + 8 and (
+        fold(body[-1]).strip(" .") in {fold(author), fold(f"Theo {author}")}
+    ):
         body = body[:-1]
-    if sapo and body and fold(strip_marker(body[0])) == fold(sapo):
+    if sapo and body and abs(len(body[0]) - len(sapo)) <= 20 and (
+        fold(strip_marker(body[0])) == fold(sapo)
+    ):
         body = body[1:]
     return body

@@ -7,6 +7,7 @@ Nothing here recurses in Python over the DOM (a page may nest thousands of level
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -26,10 +27,25 @@ _INVISIBLE_TAGS = frozenset(("script", "style", "noscript", "template"))
 _WORD_SPLIT = re.compile(r"[-_]")
 _HEADING_TAIL = re.compile(r"\s*(\(\s*\d+\s*\)|:|»|›|>)\s*$")
 _SNIPPET = 80
+_HEADING_MAX = 60
+
+
+@functools.lru_cache(maxsize=8)
+def _folded(headings: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fold(h) for h in headings)
 
 
 def node_clean_text(node: LexborNode) -> str:
     return clean(node.text(deep=True, separator="", strip=False))
+
+
+def _raw(node: LexborNode) -> str:
+    return node.text(deep=True, separator="", strip=False) or ""
+
+
+def _visible_len(text: str) -> int:
+    """Characters other than whitespace: cheap, and enough for ratios and size tests."""
+    return len("".join(text.split()))
 
 
 def snippet(text: str) -> str:
@@ -50,7 +66,7 @@ class Cleaner:
 
     def __init__(self, words: Sequence[str], headings: Sequence[str]) -> None:
         self.words = frozenset(w.lower() for w in words)
-        self.headings = frozenset(fold(h) for h in headings)
+        self.headings = _folded(tuple(headings))
         self.removed: list[Removed] = []
 
     def _drop(self, node: LexborNode, reason: str, *, record: bool = True) -> None:
@@ -82,7 +98,7 @@ class Cleaner:
         return None
 
     def is_box_heading(self, text: str) -> bool:
-        return 0 < len(text) <= 60 and fold(_HEADING_TAIL.sub("", text)) in self.headings
+        return 0 < len(text) <= _HEADING_MAX and fold(_HEADING_TAIL.sub("", text)) in self.headings
 
     def clean(self, root: LexborNode) -> list[Removed]:
         for br in root.css("br"):
@@ -102,16 +118,20 @@ class Cleaner:
     def _drop_boxes(self, root: LexborNode) -> None:
         """A site box goes whole when it opens with one of the known headings."""
         for node in root.css("h1, h2, h3, h4, h5, h6, p, div, span, strong, b, header"):
-            if not _attached(node, root) or node.mem_id == root.mem_id:
+            if node.mem_id == root.mem_id:
                 continue
-            text = node_clean_text(node)
+            raw = _raw(node)
+            # Cleaning a large container's text is costly; a heading is short anyway.
+            if _visible_len(raw) > _HEADING_MAX or not _attached(node, root):
+                continue
+            text = clean(raw)
             if not self.is_box_heading(text):
                 continue
             box = node
             # Climb to the largest ancestor (below the container) that this heading opens.
             while box.parent is not None and box.parent.mem_id != root.mem_id:
-                parent_text = node_clean_text(box.parent)
-                if not parent_text.startswith(text):
+                head = clean(_raw(box.parent).lstrip()[: len(raw) + 64])
+                if not head.startswith(text):
                     break
                 box = box.parent
             reason = f"box {text!r}"
@@ -141,12 +161,12 @@ class Cleaner:
 
 def _link_share(node: LexborNode) -> tuple[float, int]:
     """Share of the node's text that sits inside links, and the number of links."""
-    text = node_clean_text(node)
-    if not text:
+    total = _visible_len(_raw(node))
+    if not total:
         return 0.0, 0
     links = node.css("a")
-    linked = sum(len(node_clean_text(a)) for a in links)
-    return min(1.0, linked / len(text)), len(links)
+    linked = sum(_visible_len(_raw(a)) for a in links)
+    return min(1.0, linked / total), len(links)
 
 
 def _block_of(node: LexborNode, root: LexborNode) -> int:

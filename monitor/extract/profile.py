@@ -34,7 +34,7 @@ DEFAULT_SELECTORS: dict[str, tuple[str, ...]] = {
     "time": (
         "div.article-published-on", ".article-published-on", ".article-publish-time",
         ".article__time", ".detail__time", "span.detail__time", ".detail-time",
-        ".date_detail", ".time_detail", ".date-time", "time",
+        ".time_detail_news", ".date_detail", ".time_detail", ".date-time", "time",
     ),
     "author": (
         ".article-author", ".article__author", "span.detail__author", ".detail__author",
@@ -43,7 +43,7 @@ DEFAULT_SELECTORS: dict[str, tuple[str, ...]] = {
     ),
     "tags": (
         ".article-tags a", ".article__tags a", ".box-tags a", ".detail__tags a",
-        ".tags_detail a", ".tag-detail a", ".tags a",
+        ".tags_detail a", ".tag_detail a", ".tag-detail a", ".tags a",
     ),
     "captions": (
         "figcaption", ".image-caption", ".img-caption", ".PhotoCMS_Caption",
