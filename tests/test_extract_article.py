@@ -155,3 +155,9 @@ def test_a_ten_megabyte_page_is_extracted_in_bounded_time() -> None:
     article = extract_article(huge, expected("article-current")["url"])
     assert time.perf_counter() - started < 20
     assert clean(article.title) == clean(GOLD["title"])
+
+
+def test_a_page_cut_before_its_byline_still_names_the_author_from_its_head() -> None:
+    article, want = extract("edge-truncated"), expected("edge-truncated")
+    assert article.author == want["author"] == "Hà Phong"
+    assert list(article.tags) == want["tags"]

@@ -80,9 +80,6 @@ def _author(tree: LexborHTMLParser, profile: SiteProfile, meta: PageMeta) -> str
             name = name.removeprefix(prefix).strip()
         if 0 < len(name) <= 80:
             return name
-    # Many pages name the paper itself as author: that says nothing about who wrote it.
-    if meta.author and meta.site_name and fold(meta.site_name) in fold(meta.author):
-        return None
     return meta.author
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.extract.text import clean, parse_datetime, parse_iso
+from monitor.extract.text import clean, fold, parse_datetime, parse_iso
 from monitor.extract.urls import canonicalize
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,11 @@ def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
     if modified is None and isinstance(ld.get("dateModified"), str):
         modified = _date(ld["dateModified"])
 
+    site_name = _meta(tree, "og:site_name")
     author = _meta(tree, "author", "article:author", "dc.creator")
-    if author and author.startswith(("http://", "https://")):
+    # A profile URL is not a name, and many pages name the paper itself as the author.
+    if author and (author.startswith(("http://", "https://"))
+                   or (site_name and fold(site_name) in fold(author))):
         author = None
     author = author or _name(ld.get("author"))
 
@@ -137,13 +140,15 @@ def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
     canonical_raw = canonical_raw or _meta(tree, "og:url") or _url(ld.get("mainEntityOfPage"))
     canonical = canonicalize(canonical_raw, url) if canonical_raw else None
 
-    tags = _split_tags(_meta(tree, "keywords", "news_keywords"))
-    tags += [clean(n.attributes.get("content")) for n in tree.css('meta[property="article:tag"]')]
+    # The article's own tags first; keyword lists are often SEO padding, used only without them.
+    tags = [clean(n.attributes.get("content")) for n in tree.css('meta[property="article:tag"]')]
     keywords = ld.get("keywords")
-    if isinstance(keywords, str):
-        tags += _split_tags(keywords)
-    elif isinstance(keywords, list):
-        tags += [clean(k) for k in keywords if isinstance(k, str)]
+    if not any(tags) and isinstance(keywords, str):
+        tags = _split_tags(keywords)
+    elif not any(tags) and isinstance(keywords, list):
+        tags = [clean(k) for k in keywords if isinstance(k, str)]
+    if not any(tags):
+        tags = _split_tags(_meta(tree, "keywords", "news_keywords"))
     return PageMeta(
         title=title or None,
         description=_meta(tree, "og:description", "description", "twitter:description"),
@@ -152,6 +157,6 @@ def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
         author=author,
         image=urljoin(url, image) if image else None,
         canonical_url=canonical,
-        site_name=_meta(tree, "og:site_name"),
+        site_name=site_name,
         tags=tuple(dict.fromkeys(t for t in tags if t)),
     )
