@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -93,3 +97,48 @@ def test_a_local_file_needs_no_config(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["title"]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    """The fixture folder served over real HTTP on 127.0.0.1."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(FIXTURES))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _config_for(tmp_path: Path, hosts: list[str]) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[site]\nallowed_hosts = {hosts!r}\n"
+        "[fetch]\nmin_delay_seconds = 0.0\njitter_seconds = 0.0\nretries = 0\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_a_url_on_an_allowed_host_is_fetched_and_extracted(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_for(tmp_path, ["127.0.0.1"])
+    code = main(["--config", config, "inspect", "--json", f"{site}/article-2022.html",
+                 f"{site}/no-such-page.html"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert rows[0]["extractor"] == "profile" and rows[0]["body"]
+    assert "404" in rows[1]["error"]
+
+
+def test_loopback_is_refused_unless_explicitly_allowed(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_for(tmp_path, ["kinhtedothi.vn"])
+    code = main(["--config", config, "inspect", "--json", f"{site}/article-2022.html"])
+    row = json.loads(capsys.readouterr().out)
+    assert code == 1 and "127.0.0.1" in row["error"]
