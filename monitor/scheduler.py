@@ -134,7 +134,10 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
     out.write(f"monitor serve: collecting every {config.serve.collect_every_minutes} min; ")
     out.write("next: " + "; ".join(f"{k} {v}" for k, v in next_times(config).items()) + "\n")
     out.flush()
-    stop.wait()
+    # Wake up now and then: the OS may deliver the signal to a scheduler thread, and Python runs
+    # handlers only in the main thread, which a plain wait() would never leave.
+    while not stop.wait(0.5):
+        pass
     scheduler.shutdown(wait=True)
     out.write("monitor serve: stopped\n")
     return 0

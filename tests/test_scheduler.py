@@ -42,13 +42,13 @@ def test_collect_runs_first_then_immediate_digests() -> None:
     scheduler = build(loaded, jobs)
     scheduler.start()
     try:
+        names = sorted(job.name for job in scheduler.get_jobs())
         deadline = time.monotonic() + 10
         while len(calls) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         scheduler.shutdown(wait=True)
     assert calls == ["collect", "deliver asap"]
-    names = sorted(job.name for job in scheduler.get_jobs())
     assert names == ["collect", "deliver daily", "deliver daily"]
 
 

@@ -1,0 +1,429 @@
+"""One collect run: sources -> fetch -> extract -> store, and the `monitor collect` command.
+
+The order of a run, and why:
+
+1. the run row is written first (``running``), so a killed run is visible afterwards;
+2. every source is read; the refs of each page read whole are saved as ``pending`` before the
+   next page is asked for, so no later failure can lose them;
+3. the work list: every pending ref (new articles, and those a previous run failed to fetch),
+   then the known articles still inside the re-check window (``recheck_hours``) or whose sitemap
+   ``lastmod`` is newer than our copy, fetched conditionally;
+4. each article page is stored in its own transaction as it arrives: a crash costs at most the
+   pages in flight, and they are still pending;
+5. counts, errors and the health canaries are recorded, and the summary printed.
+
+Every page is guarded on its own: a failing, refused or blocked page is recorded and the run
+goes on. ``--dry-run`` works on an in-memory copy of the database, so it writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TextIO
+
+import httpx
+
+from monitor.config import Config, SourceConfig
+from monitor.errors import (
+    BlockedError,
+    ConfigError,
+    FetchError,
+    MonitorError,
+    NotAnArticle,
+    RefusedError,
+    StoreError,
+)
+from monitor.extract import extract_article
+from monitor.fetch import Fetcher, Response, Validators
+from monitor.fetch_policy import ROBOTS_TTL, Resolver
+from monitor.models import Article
+from monitor.sources import Discovery, PageOutcome, PageSummary, discover
+from monitor.store import articles as store
+from monitor.store import db
+from monitor.store import runs as run_store
+from monitor.store.articles import Fetched, Recorded
+from monitor.store.runs import RunCounts, RunError, SourceRun
+
+log = logging.getLogger(__name__)
+
+# A page refused by policy, or that holds no article, is not asked for again before this.
+REFUSED_RETRY = timedelta(hours=24)
+
+JobKind = Literal["new", "recheck"]
+Result = Literal["new", "baseline", "changed", "unchanged", "not_modified", "failed", "blocked",
+                 "refused", "not_article"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    ident: str
+    url: str
+    source: str
+    kind: JobKind
+    baseline: bool = False
+    validators: Validators | None = None
+    published_hint: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    job: Job
+    result: Result
+    article: Article | None = None
+    recorded: Recorded | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectReport:
+    """What one run did; ``changes`` are the stored new, changed and baseline versions."""
+
+    run_id: int | None
+    started_at: datetime
+    ended_at: datetime
+    dry_run: bool
+    baseline: bool
+    outcome: str
+    counts: RunCounts
+    errors: tuple[RunError, ...] = ()
+    sources: tuple[SourceRun, ...] = ()
+    changes: tuple[Recorded, ...] = ()
+    titles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.outcome == "ok" else 1
+
+
+class _Memory:
+    """The state database seen by ``sources`` (pages) and ``fetch`` (robots.txt)."""
+
+    def __init__(self, conn: sqlite3.Connection, *, now: datetime, baseline: bool) -> None:
+        self.conn, self.now, self.baseline = conn, now, baseline
+
+    def page_validators(self, url: str) -> Validators | None:
+        entry = store.get_cache(self.conn, url)
+        if entry is None or entry.summary is None or not (entry.etag or entry.last_modified):
+            return None
+        return Validators(entry.etag, entry.last_modified)
+
+    def page_summary(self, url: str, source: str) -> PageSummary | None:
+        entry = store.get_cache(self.conn, url)
+        return PageSummary.from_json(entry.summary, source) if entry else None
+
+    def remember_page(self, source: str, response: Response, summary: PageSummary) -> None:
+        store.remember_page(self.conn, response.url, etag=response.etag,
+                            last_modified=response.last_modified, final_url=response.final_url,
+                            summary=summary.to_json(), refs=summary.refs, now=self.now,
+                            baseline=self.baseline)
+
+    def mark_failed(self, url: str) -> None:
+        store.mark_failed(self.conn, url, now=self.now)
+
+    def page_failed(self, url: str) -> bool:
+        entry = store.get_cache(self.conn, url)
+        return entry is not None and entry.status == store.FAILED_STATUS
+
+    def is_known(self, ident: str) -> bool:
+        return store.is_known(self.conn, ident)
+
+    def load_robots(self, origin: str) -> str | None:
+        return store.load_robots(self.conn, origin, fresh_after=self.now - ROBOTS_TTL)
+
+    def save_robots(self, origin: str, text: str) -> None:
+        store.save_robots(self.conn, origin, text, now=self.now)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+async def collect(
+    config: Config, conn: sqlite3.Connection, *, baseline: bool = False, dry_run: bool = False,
+    now: datetime | None = None, transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+) -> CollectReport:
+    """One collect run against ``conn`` (the caller holds the state lock and owns ``conn``)."""
+    started = now or datetime.now(UTC)
+    # Measured, not read off the clock: with an injected ``now`` the length is still real.
+    t0 = time.monotonic()
+    try:
+        run_id = run_store.start_run(conn, now=started, baseline=baseline)
+        purged = store.purge_snapshots(
+            conn, before=started - timedelta(days=config.state.snapshot_days))
+        if purged:
+            log.info("purged %d snapshots older than %d days", purged, config.state.snapshot_days)
+        memory = _Memory(conn, now=started, baseline=baseline)
+        async with Fetcher(config.site, config.fetch, robots=memory, transport=transport,
+                           resolver=resolver) as fetcher:
+            discoveries = [await _discover(source, fetcher, memory, config, started)
+                           for source in config.sources]
+            jobs = plan(conn, discoveries, now=started, recheck_hours=config.state.recheck_hours,
+                        baseline=baseline)
+            log.info("%d article pages to fetch (%d new or retried, %d re-checks)", len(jobs),
+                     sum(j.kind == "new" for j in jobs), sum(j.kind == "recheck" for j in jobs))
+            results = await asyncio.gather(
+                *(_process(job, fetcher, conn, config, run_id, started) for job in jobs))
+            stats = fetcher.stats
+        ended = started + timedelta(seconds=time.monotonic() - t0)
+        counts, errors = _tally(discoveries, results, stats.requests, stats.bytes)
+        health = _health(config, discoveries, results)
+        outcome = _outcome(counts, discoveries)
+        for source_run in health:
+            run_store.record_source_run(conn, run_id, source_run, now=ended)
+        run_store.finish_run(conn, run_id, now=ended, outcome=outcome, counts=counts,
+                             errors=errors)
+    except sqlite3.Error as exc:
+        raise StoreError(f"the state database failed during the run: {exc}",
+                         hint="check free disk space and the [state] dir permissions; "
+                         "the next run resumes the work") from exc
+    changes = tuple(r.recorded for r in results
+                    if r.recorded is not None and r.recorded.kind != "unchanged")
+    titles = {r.job.ident: r.article.title for r in results if r.article is not None}
+    return CollectReport(run_id=None if dry_run else run_id, started_at=started, ended_at=ended,
+                         dry_run=dry_run, baseline=baseline, outcome=outcome, counts=counts,
+                         errors=tuple(errors), sources=tuple(health), changes=changes,
+                         titles=titles)
+
+
+async def _discover(source: SourceConfig, fetcher: Fetcher, memory: _Memory, config: Config,
+                    now: datetime) -> Discovery:
+    """One source; whatever goes wrong in it is that source's failure, not the run's."""
+    try:
+        return await discover(source, fetcher, memory, hosts=config.site.allowed_hosts, now=now)
+    except sqlite3.Error:
+        raise
+    except Exception as exc:
+        log.exception("source %s failed", source.name)
+        page = PageOutcome(source.url, "failed", error=f"{type(exc).__name__}: {exc}")
+        return Discovery(source.name, (), (page,))
+
+
+def plan(conn: sqlite3.Connection, discoveries: Sequence[Discovery], *, now: datetime,
+         recheck_hours: float, baseline: bool) -> list[Job]:
+    """The article pages to fetch: pending refs first, then re-checks."""
+    jobs: dict[str, Job] = {}
+    for pending in store.due_pending(conn, now=now):
+        jobs[pending.ident] = Job(pending.ident, pending.url, pending.source, "new",
+                                  baseline=pending.baseline or baseline,
+                                  published_hint=pending.published_at)
+    listed: dict[str, datetime | None] = {}
+    for discovery in discoveries:
+        for ref in discovery.refs:
+            listed.setdefault(ref.article_id, ref.lastmod)
+    known = [store.get_article(conn, ident) for ident in listed if ident not in jobs]
+    store.touch_seen(conn, (a.ident for a in known if a is not None), now=now)
+    recheck = {a.ident: a for a in store.recheck_due(
+        conn, younger_than=now - timedelta(hours=recheck_hours))}
+    for article in known:
+        lastmod = listed.get(article.ident) if article else None
+        if article is not None and lastmod is not None and lastmod >= article.last_checked:
+            recheck[article.ident] = article
+    for article in recheck.values():
+        if article.ident in jobs:
+            continue
+        entry = store.get_cache(conn, article.url)
+        validators = Validators(entry.etag, entry.last_modified) if entry else None
+        jobs[article.ident] = Job(article.ident, article.url, article.source, "recheck",
+                                  validators=validators)
+    return list(jobs.values())
+
+
+async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config: Config,
+                   run_id: int, now: datetime) -> JobResult:
+    """Fetch, extract and store one article page; every failure is caught and recorded."""
+    try:
+        response = await fetcher.get(job.url, validators=job.validators)
+    except BlockedError as exc:
+        return _failed(conn, job, "blocked", exc, retry_at=now)
+    except RefusedError as exc:
+        return _failed(conn, job, "refused", exc, retry_at=now + REFUSED_RETRY)
+    except FetchError as exc:
+        return _failed(conn, job, "failed", exc, retry_at=now)
+    if response.not_modified:
+        store.record_not_modified(conn, job.ident, job.url, now=now)
+        return JobResult(job, "not_modified")
+    try:
+        article = extract_article(response.body, response.final_url,
+                                  selectors=config.site.selectors or None,
+                                  header_charset=response.charset)
+    except NotAnArticle as exc:
+        # Listed as an article, yet none found: the markup may have changed (a canary).
+        return _failed(conn, job, "not_article", exc, retry_at=now + REFUSED_RETRY)
+    except Exception as exc:  # an extractor bug must not stop the run
+        log.exception("extracting %s failed", job.url)
+        return _failed(conn, job, "failed", exc, retry_at=now)
+    fetched = Fetched(url=response.final_url, etag=response.etag,
+                      last_modified=response.last_modified, content_type=response.content_type,
+                      body=response.body)
+    recorded = store.record_article(
+        conn, ident=job.ident, url=job.url, source=job.source, article=article, fetched=fetched,
+        run_id=run_id, now=now, baseline=job.baseline, published_hint=job.published_hint)
+    log.info("%s: %s (v%d) %s", recorded.kind, job.ident, recorded.version, job.url)
+    return JobResult(job, recorded.kind, article=article, recorded=recorded)
+
+
+def _failed(conn: sqlite3.Connection, job: Job, result: Result, exc: BaseException, *,
+            retry_at: datetime) -> JobResult:
+    reason = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+    log.warning("%s %s: %s", result, job.url, reason)
+    if job.kind == "new":
+        store.pending_failed(conn, job.ident, error=f"{result}: {reason}", retry_at=retry_at)
+    return JobResult(job, result, error=reason)
+
+
+# --- counting -----------------------------------------------------------------------------
+
+
+def _tally(discoveries: Sequence[Discovery], results: Sequence[JobResult], requests: int,
+           size: int) -> tuple[RunCounts, list[RunError]]:
+    by = Counter(r.result for r in results)
+    errors = [RunError(p.url, p.status, p.error or "") for d in discoveries for p in d.pages
+              if p.status in ("failed", "blocked", "refused")]
+    errors += [RunError(r.job.url, "not-an-article" if r.result == "not_article" else r.result,
+                        r.error or "")
+               for r in results if r.result in ("failed", "blocked", "refused", "not_article")]
+    pages = [p for d in discoveries for p in d.pages]
+    counts = RunCounts(
+        pages_fetched=sum(p.status == "fetched" for p in pages)
+        + sum(by[k] for k in ("new", "baseline", "changed", "unchanged")),
+        not_modified=sum(p.status == "not_modified" for p in pages) + by["not_modified"],
+        new=by["new"] + by["baseline"],
+        changed=by["changed"],
+        unchanged=by["unchanged"] + by["not_modified"],
+        failed=sum(p.status == "failed" for p in pages) + by["failed"],
+        blocked=sum(p.status == "blocked" for p in pages) + by["blocked"],
+        refused=sum(p.status == "refused" for p in pages) + by["refused"] + by["not_article"],
+        requests=requests, bytes=size,
+    )
+    return counts, errors
+
+
+def _health(config: Config, discoveries: Sequence[Discovery],
+            results: Sequence[JobResult]) -> list[SourceRun]:
+    found = []
+    for discovery in discoveries:
+        mine = [r for r in results if r.job.source == discovery.source]
+        extracted = [r.article for r in mine if r.article is not None]
+        ok = sum(1 for a in extracted if a.extractor == "profile" and a.title and a.body)
+        missed = sum(r.result == "not_article" for r in mine)
+        failed = discovery.count("failed") + sum(r.result == "failed" for r in mine)
+        blocked = discovery.count("blocked") + sum(r.result == "blocked" for r in mine)
+        problems = []
+        if discovery.links == 0:
+            problems.append("no article links found")
+        if ok < len(extracted):
+            problems.append(f"{len(extracted) - ok} of {len(extracted)} articles not extracted "
+                            "by the profile with title and body")
+        if missed:
+            problems.append(f"{missed} listed article pages where no article was found")
+        if blocked:
+            problems.append(f"{blocked} pages blocked")
+        if failed:
+            problems.append(f"{failed} pages failed")
+        found.append(SourceRun(
+            source=discovery.source, pages=discovery.count("fetched")
+            + discovery.count("not_modified"), links=discovery.links, articles=len(extracted),
+            profile_ok=ok, failed=failed, blocked=blocked, problems=tuple(problems)))
+    return found
+
+
+def _outcome(counts: RunCounts, discoveries: Sequence[Discovery]) -> str:
+    if counts.blocked:
+        return "blocked"
+    if discoveries and all(not d.refs and d.count("fetched") + d.count("not_modified") == 0
+                           for d in discoveries):
+        return "failed"
+    if counts.failed or counts.refused:
+        return "partial"
+    return "ok"
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def run_collect(config: Config, *, dry_run: bool = False, baseline: bool = False,
+                lock: bool = True, transport: httpx.AsyncBaseTransport | None = None,
+                resolver: Resolver | None = None) -> CollectReport:
+    """A whole collect as a caller outside asyncio sees it: lock, open, run, close.
+
+    ``lock=False`` is for a caller that already holds ``db.state_lock`` (``monitor run``):
+    the lock is per open file, so taking it twice in one process would wait for itself.
+    A dry run never locks: it reads a copy and writes nothing.
+    """
+    path = db.db_path(config.state_dir)
+    if dry_run:
+        conn = db.open_copy(path)
+        try:
+            return asyncio.run(collect(config, conn, baseline=baseline, dry_run=True,
+                                       transport=transport, resolver=resolver))
+        finally:
+            conn.close()
+    with contextlib.ExitStack() as stack:
+        if lock:
+            stack.enter_context(db.state_lock(config.state_dir,
+                                              config.state.lock_timeout_seconds))
+        conn = db.connect(path)
+        stack.callback(conn.close)
+        return asyncio.run(collect(config, conn, baseline=baseline, transport=transport,
+                                   resolver=resolver))
+
+
+def collect_command(config: Config, *, dry_run: bool, baseline: bool, out: TextIO) -> int:
+    if not config.sources:
+        raise ConfigError("no [[sources]] in the config: nothing to collect",
+                          hint="add a [[sources]] table with name, kind and url")
+    report = run_collect(config, dry_run=dry_run, baseline=baseline)
+    out.write(render_summary(report))
+    return report.exit_code
+
+
+def render_summary(report: CollectReport) -> str:
+    """One screen: what the run fetched, found and failed on."""
+    c = report.counts
+    head = "dry run, nothing written" if report.dry_run else f"run {report.run_id}"
+    lines = [f"collect {report.outcome.upper()} in {report.seconds:.1f} s ({head}"
+             + (", baseline" if report.baseline else "") + ")"]
+    new_label = "recorded as seen (baseline)" if report.baseline else "new"
+    rows = [("pages fetched", c.pages_fetched), ("not modified (304)", c.not_modified),
+            (new_label, c.new), ("changed", c.changed), ("unchanged", c.unchanged),
+            ("failed", c.failed), ("blocked", c.blocked), ("refused", c.refused)]
+    lines += [f"  {label:<30}{value:>6}" for label, value in rows]
+    lines.append(f"  {'requests / bytes':<30}{c.requests:>6} / {_size(c.bytes)}")
+    if c.blocked:
+        lines.append("  BLOCKED: the site answered with a block or challenge page; this run says "
+                     "nothing about new articles")
+    for s in report.sources:
+        state = "healthy" if s.healthy else "UNHEALTHY: " + "; ".join(s.problems)
+        lines.append(f"  source {s.source}: {s.pages} pages, {s.links} links, "
+                     f"{s.profile_ok}/{s.articles} by the profile; {state}")
+    shown = [r for r in report.changes if r.kind in ("new", "changed")]
+    for rec in shown[:8]:
+        what = "new" if rec.kind == "new" else "changed " + "+".join(rec.changed_fields)
+        lines.append(f"  {what}: {report.titles.get(rec.ident, rec.ident)[:70]}")
+    if len(shown) > 8:
+        lines.append(f"  ... and {len(shown) - 8} more")
+    for err in report.errors[:6]:
+        lines.append(f"  {err.kind}: {err.url}: {err.reason[:120]}")
+    if len(report.errors) > 6:
+        lines.append(f"  ... and {len(report.errors) - 6} more errors (monitor status --json)")
+    return "\n".join(lines) + "\n"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+__all__ = ["CollectReport", "Job", "collect", "collect_command", "plan", "render_summary",
+           "run_collect"]

@@ -1,0 +1,129 @@
+"""`monitor status [--json]`: the last runs, source health and what the state holds.
+
+Built in two steps so each section can grow on its own: ``gather`` reads the database into one
+JSON-ready dict, one ``_section`` function per key; ``render_text`` turns that dict into the
+screen. A feature that adds a section (pending digest items per subscriber, next scheduled
+times) adds a reader to ``SECTIONS`` and a few lines to ``render_text``.
+
+The database is read from an in-memory copy: status never writes to the state, and never waits
+for a running collect.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from monitor.config import Config
+from monitor.extract.text import format_local
+from monitor.store import articles as store
+from monitor.store import db
+from monitor.store import runs as run_store
+
+Section = Callable[[sqlite3.Connection, Config, datetime], Any]
+
+
+def _runs(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
+    found = []
+    for run in run_store.last_runs(conn, 5):
+        c = run.counts
+        found.append({
+            "id": run.id, "started_at": run.started_at.isoformat(),
+            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+            "outcome": run.outcome, "baseline": run.baseline,
+            "counts": {"pages_fetched": c.pages_fetched, "not_modified": c.not_modified,
+                       "new": c.new, "changed": c.changed, "unchanged": c.unchanged,
+                       "failed": c.failed, "blocked": c.blocked, "refused": c.refused,
+                       "requests": c.requests, "bytes": c.bytes},
+            "errors": [{"url": e.url, "kind": e.kind, "reason": e.reason} for e in run.errors],
+        })
+    return found
+
+
+def _health(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
+    configured = {s.name for s in config.sources}
+    found = []
+    for h in run_store.source_health(conn):
+        found.append({
+            "source": h.source, "configured": h.source in configured,
+            "last_checked_at": h.last_checked_at.isoformat(),
+            "last_ok_at": h.last_ok_at.isoformat() if h.last_ok_at else None,
+            "consecutive_failures": h.consecutive_failures,
+            "alert": h.consecutive_failures >= config.serve.alert_after_failures,
+            "problems": list(h.problems),
+        })
+    return found
+
+
+def _counts(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
+    return run_store.table_counts(conn)
+
+
+def _pending(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Refs listed but not stored yet: what the next collect will fetch first."""
+    return [{"url": p.url, "source": p.source, "attempts": p.attempts, "last_error": p.last_error}
+            for p in store.list_pending(conn, limit=20)]
+
+
+SECTIONS: dict[str, Section] = {
+    "runs": _runs,
+    "sources": _health,
+    "counts": _counts,
+    "pending_fetch": _pending,
+}
+
+
+def gather(config: Config, *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    path = db.db_path(config.state_dir)
+    data: dict[str, Any] = {"state_db": str(path), "exists": path.exists()}
+    conn = db.open_copy(path)
+    try:
+        for key, read in SECTIONS.items():
+            data[key] = read(conn, config, now)
+    finally:
+        conn.close()
+    return data
+
+
+def _local(value: str | None) -> str:
+    return format_local(datetime.fromisoformat(value)) if value else "-"
+
+
+def render_text(data: dict[str, Any]) -> str:
+    if not data["exists"]:
+        return f"no state yet at {data['state_db']}: run `monitor collect --baseline` first\n"
+    lines = ["Last collect runs (Vietnam time):"]
+    for run in data["runs"]:
+        c = run["counts"]
+        lines.append(
+            f"  #{run['id']:<4} {_local(run['started_at'])}  {run['outcome']:<8} "
+            f"new {c['new']}, changed {c['changed']}, failed {c['failed']}, "
+            f"blocked {c['blocked']}, 304s {c['not_modified']}, requests {c['requests']}"
+            + ("  (baseline)" if run["baseline"] else ""))
+    if not data["runs"]:
+        lines.append("  none")
+    lines.append("Sources:")
+    for s in data["sources"]:
+        state = "ok" if not s["problems"] else "; ".join(s["problems"])
+        alert = "  ALERT" if s["alert"] else ""
+        lines.append(f"  {s['source']}: {state}; last ok {_local(s['last_ok_at'])}, "
+                     f"{s['consecutive_failures']} failing runs in a row{alert}")
+    n = data["counts"]
+    lines.append(f"State: {n['articles']} articles, {n['changes']} edits seen, "
+                 f"{n['pending']} waiting to be fetched, {n['snapshots']} snapshots")
+    for p in data["pending_fetch"][:5]:
+        lines.append(f"  waiting: {p['url']} ({p['attempts']} attempts: {p['last_error'] or '-'})")
+    return "\n".join(lines) + "\n"
+
+
+def status_command(config: Config, *, as_json: bool, out: TextIO) -> int:
+    data = gather(config)
+    if as_json:
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        out.write(render_text(data))
+    return 0

@@ -1,0 +1,359 @@
+"""The SQLite file of a state directory: opening, migrations, and the one-run-at-a-time lock.
+
+Every connection gets WAL (readers never block the writer, and a killed process leaves a file
+that recovers on the next open), foreign keys and a busy timeout. The schema is a list of SQL
+scripts, ``MIGRATIONS``; ``PRAGMA user_version`` records how many have been applied, and the
+missing ones run in order, each in one transaction, when the file is opened.
+
+Rules for ``MIGRATIONS`` (several modules own tables in this file):
+
+- append only: never edit, reorder or renumber a script once it has shipped;
+- migration 1 is the collect side (``monitor/store/articles.py``);
+- later features append their own script (the ledger of deliveries is the next one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from monitor.errors import LockTimeout, StoreError
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "monitor.sqlite3"
+LOCK_NAME = "monitor.lock"
+BUSY_TIMEOUT_MS = 10_000
+
+# --- migration 1: collect (articles, versions, pending refs, fetch cache, snapshots, runs,
+# source health). Times are UTC ISO 8601 strings ("2025-12-08T03:05:00+00:00").
+_M1_COLLECT = """
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL DEFAULT 'collect',
+    started_at      TEXT NOT NULL,
+    ended_at        TEXT,
+    -- running | ok | partial | blocked | failed | aborted (left 'running' by a killed process)
+    outcome         TEXT NOT NULL DEFAULT 'running',
+    baseline        INTEGER NOT NULL DEFAULT 0,
+    pages_fetched   INTEGER NOT NULL DEFAULT 0,
+    not_modified    INTEGER NOT NULL DEFAULT 0,
+    new_count       INTEGER NOT NULL DEFAULT 0,
+    changed_count   INTEGER NOT NULL DEFAULT 0,
+    unchanged_count INTEGER NOT NULL DEFAULT 0,
+    failed_count    INTEGER NOT NULL DEFAULT 0,
+    blocked_count   INTEGER NOT NULL DEFAULT 0,
+    refused_count   INTEGER NOT NULL DEFAULT 0,
+    requests        INTEGER NOT NULL DEFAULT 0,
+    bytes           INTEGER NOT NULL DEFAULT 0,
+    -- JSON list of {"url", "kind", "reason"}
+    errors          TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE articles (
+    id            INTEGER PRIMARY KEY,
+    ident         TEXT NOT NULL UNIQUE,   -- numeric id from the URL, else the slug
+    url           TEXT NOT NULL,          -- canonical URL
+    source        TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    sapo          TEXT NOT NULL,
+    body          TEXT NOT NULL,          -- JSON list of paragraphs and subheadings
+    captions      TEXT NOT NULL DEFAULT '[]',
+    author        TEXT,
+    tags          TEXT NOT NULL DEFAULT '[]',
+    content_hash  TEXT NOT NULL,
+    published_at  TEXT,
+    extractor     TEXT NOT NULL,
+    version       INTEGER NOT NULL,       -- number of the current version
+    baseline      INTEGER NOT NULL DEFAULT 0,  -- first recorded by `collect --baseline`
+    first_seen    TEXT NOT NULL,
+    last_seen     TEXT NOT NULL,          -- last listed or fetched
+    last_checked  TEXT NOT NULL,          -- last fetched (200 or 304)
+    last_changed  TEXT NOT NULL
+);
+CREATE INDEX articles_published ON articles(published_at);
+CREATE INDEX articles_first_seen ON articles(first_seen);
+
+CREATE TABLE versions (
+    id             INTEGER PRIMARY KEY,
+    article_id     INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    version        INTEGER NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('new', 'changed', 'baseline')),
+    run_id         INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    seen_at        TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    sapo           TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    content_hash   TEXT NOT NULL,
+    changed_fields TEXT NOT NULL DEFAULT '[]',  -- JSON list of title / sapo / body
+    UNIQUE (article_id, version)
+);
+CREATE INDEX versions_seen ON versions(seen_at);
+
+-- Refs discovered but not yet stored as articles: written as soon as a listing is read, so a
+-- failed fetch or a killed run never loses an article; removed when the article is stored.
+CREATE TABLE pending (
+    ident           TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    title           TEXT NOT NULL DEFAULT '',
+    published_at    TEXT,
+    first_seen      TEXT NOT NULL,
+    baseline        INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    next_attempt_at TEXT NOT NULL
+);
+
+CREATE TABLE fetch_cache (
+    url           TEXT PRIMARY KEY,
+    etag          TEXT,
+    last_modified TEXT,
+    status        INTEGER NOT NULL,
+    fetched_at    TEXT NOT NULL,
+    final_url     TEXT,
+    -- JSON: what a listing / sitemap / feed page yielded, so a 304 can be followed without
+    -- its body; the text of robots.txt for robots entries.
+    summary       TEXT
+);
+
+CREATE TABLE snapshots (
+    id           INTEGER PRIMARY KEY,
+    article_id   INTEGER REFERENCES articles(id) ON DELETE CASCADE,
+    url          TEXT NOT NULL,
+    fetched_at   TEXT NOT NULL,
+    run_id       INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    content_type TEXT,
+    raw_hash     TEXT NOT NULL,
+    html         BLOB NOT NULL            -- zlib-compressed bytes as served
+);
+CREATE INDEX snapshots_fetched ON snapshots(fetched_at);
+CREATE INDEX snapshots_article ON snapshots(article_id);
+
+CREATE TABLE source_runs (
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    source          TEXT NOT NULL,
+    pages           INTEGER NOT NULL DEFAULT 0,
+    links           INTEGER NOT NULL DEFAULT 0,
+    articles        INTEGER NOT NULL DEFAULT 0,   -- fetched and extracted this run
+    profile_ok      INTEGER NOT NULL DEFAULT 0,   -- of which by the profile, title and body set
+    failed          INTEGER NOT NULL DEFAULT 0,
+    blocked         INTEGER NOT NULL DEFAULT 0,
+    healthy         INTEGER NOT NULL,
+    problems        TEXT NOT NULL DEFAULT '[]',   -- JSON list of failed canaries
+    PRIMARY KEY (run_id, source)
+);
+
+CREATE TABLE source_health (
+    source               TEXT PRIMARY KEY,
+    last_run_id          INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    last_checked_at      TEXT NOT NULL,
+    last_ok_at           TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    problems             TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+# --- migration 2: the delivery ledger (``monitor/store/ledger.py``). A digest is written
+# 'pending' with its items and exact bytes before it is handed to the server; only when the
+# server has accepted it do 'sent' and the (subscriber, article) deliveries commit, together.
+_M2_LEDGER = """
+CREATE TABLE subscribers (
+    email        TEXT PRIMARY KEY,
+    added_at     TEXT NOT NULL,          -- first seen by a delivery: the default start point
+    last_due_at  TEXT                    -- last delivery that was due for them (a slot used)
+);
+
+CREATE TABLE digests (
+    id           INTEGER PRIMARY KEY,
+    subscriber   TEXT NOT NULL,
+    message_id   TEXT NOT NULL,          -- deterministic per (subscriber, items)
+    subject      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    -- pending: built, not known to be accepted; resent as is by the next delivery
+    -- sent: accepted by the server or written to the outbox
+    -- rejected: refused for good (5xx); its items are free for a later digest
+    status       TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'sent', 'rejected')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    sent_at      TEXT,
+    sent_via     TEXT,                   -- "smtp host:port" or the outbox file
+    message      BLOB NOT NULL           -- the exact bytes handed to the transport
+);
+CREATE INDEX digests_status ON digests(status, subscriber);
+CREATE INDEX digests_message_id ON digests(message_id);
+
+CREATE TABLE digest_items (
+    digest_id    INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+    article_id   INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('new', 'update')),
+    version      INTEGER NOT NULL,
+    PRIMARY KEY (digest_id, article_id)
+);
+CREATE INDEX digest_items_article ON digest_items(article_id);
+
+CREATE TABLE deliveries (
+    subscriber   TEXT NOT NULL,
+    article_id   INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    version      INTEGER NOT NULL,       -- the version the subscriber last received
+    digest_id    INTEGER NOT NULL REFERENCES digests(id),
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (subscriber, article_id)
+);
+"""
+
+MIGRATIONS: list[str] = [
+    _M1_COLLECT,
+    _M2_LEDGER,
+]
+
+
+def db_path(state_dir: Path) -> Path:
+    return state_dir / DB_NAME
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
+    """Open (creating if asked) the state database and bring its schema up to date."""
+    target = str(path)
+    try:
+        if target != ":memory:":
+            if not create and not Path(target).exists():
+                raise StoreError(f"no state database at {target}",
+                                 hint="run `monitor collect` first")
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (see ``transaction``), so a crash between
+        # statements never leaves half a unit of work.
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the state database {target}: {exc}",
+                         hint="check the [state] dir permissions and free disk space") from exc
+    try:
+        _configure(conn)
+        # Only takes effect on a new, empty file, and must precede WAL there: lets snapshot
+        # purges give space back to the disk.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if target != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open the state database {target}: {exc}",
+                         hint="check the [state] dir permissions and free disk space") from exc
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def open_copy(path: Path) -> sqlite3.Connection:
+    """An in-memory copy of the database (empty if there is none): for runs that write nothing.
+
+    The file is opened read-only, so a dry run never creates or changes the state directory.
+    """
+    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _configure(mem)
+    if path.exists():
+        try:
+            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            try:
+                src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                src.backup(mem)
+            finally:
+                src.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the state database {path}: {exc}") from exc
+    migrate(mem)
+    return mem
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing migrations in order; returns the schema version reached."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"the state database has schema version {current}, newer than this program "
+            f"knows ({len(MIGRATIONS)})",
+            hint="upgrade the monitor, or point [state] dir at another folder",
+        )
+    for number in range(current + 1, len(MIGRATIONS) + 1):
+        log.info("applying schema migration %d", number)
+        # executescript commits first; BEGIN inside the script makes the migration and its
+        # version bump one transaction.
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\n"
+                               f"PRAGMA user_version = {number};\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"schema migration {number} failed: {exc}",
+                             hint="the database is unchanged; report this as a bug") from exc
+    return len(MIGRATIONS)
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One unit of work: committed whole, or rolled back whole on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def state_lock(state_dir: Path, timeout: float, *, poll: float = 0.2) -> Iterator[None]:
+    """Hold the state directory for one run; wait up to ``timeout`` seconds for another run.
+
+    An advisory ``flock`` on a file in the directory: the kernel releases it when the holder
+    exits, however it exits, so a killed run never leaves a stale lock behind.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(path)
+                    raise LockTimeout(
+                        f"another run{holder} is using the state directory {state_dir}; "
+                        f"gave up after waiting {timeout:g} s",
+                        hint="wait for it to finish, or raise [state] lock_timeout_seconds",
+                    ) from None
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        pid = path.read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
