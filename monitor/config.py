@@ -93,7 +93,8 @@ class SubscriberConfig:
     name: str = ""
     topics: tuple[str, ...] = ()
     schedule: str = "daily"
-    # Articles first seen before this are never sent (no backlog for a new subscriber).
+    # Articles published or first seen before this are never sent (no backlog for a new
+    # subscriber); empty: from the first delivery that sees the subscriber.
     since: str = ""
 
     @property

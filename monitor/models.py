@@ -74,9 +74,15 @@ class ArticleRef:
 
 @dataclass(frozen=True, slots=True)
 class Relevance:
+    """Whether an article is about the topics, and why: the score is the sum of ``points``."""
+
     score: float
     relevant: bool
     matched: tuple[Match, ...] = field(default_factory=tuple)
+    # Names of the topics whose threshold the article reached (empty when not relevant).
+    topics: tuple[str, ...] = ()
+    # Exclusion phrases found; a topic phrase overlapping one of them does not count.
+    excluded: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +94,7 @@ class Match:
     where: Literal["title", "sapo", "body"]
     count: int
     weight: float
+    # What this phrase added to the score: weight x field weight, damped for repeats.
+    points: float = 0.0
+    # Offsets in the NFC text of the field (the body: paragraphs joined by a blank line).
+    spans: tuple[tuple[int, int], ...] = ()

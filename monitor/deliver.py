@@ -1,0 +1,376 @@
+"""One delivery run, and the `monitor deliver` and `monitor preview` commands.
+
+A delivery, under the state lock:
+
+1. digests left ``pending`` by an earlier run (a crash after sending, an SMTP outage) are sent
+   again byte for byte, so a reader sees at worst the same message twice, with one Message-ID;
+2. for each subscriber whose schedule is due, the relevant articles they have not received
+   (``digest.choose``) are rendered, built into a message, reserved in the ledger, sent, and
+   recorded as delivered once the server has accepted them (``store.ledger``).
+
+A subscriber is due when their schedule has no times ("as soon as there is something"), or when
+one of its times has passed since their last due delivery. A temporary failure stops nothing
+but that digest; when the server cannot be reached at all, no further digest is built this run,
+so the items wait, unreserved, for a digest that also holds whatever arrives meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal, TextIO
+
+from monitor.config import Config, SubscriberConfig
+from monitor.digest import Digest, choose, render
+from monitor.errors import (
+    ConfigError,
+    MailError,
+    PermanentMailError,
+    TemporaryMailError,
+    UsageError,
+)
+from monitor.extract.text import VN_TZ, format_local
+from monitor.mail import (
+    Transport,
+    as_bytes,
+    build_message,
+    envelope_sender,
+    inline_css,
+    message_id,
+    transport_for,
+)
+from monitor.store import db, ledger
+
+log = logging.getLogger(__name__)
+
+Status = Literal["sent", "resent", "failed", "rejected", "empty", "not-due", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    subscriber: str
+    status: Status
+    message_id: str = ""
+    subject: str = ""
+    new: int = 0
+    updates: int = 0
+    where: str = ""
+    error: str = ""
+    next_due: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverReport:
+    dry_run: bool
+    via: str
+    outcomes: tuple[Outcome, ...] = ()
+    aborted: str = ""  # the transport could not be used at all
+
+    @property
+    def exit_code(self) -> int:
+        failed = any(o.status in ("failed", "rejected") for o in self.outcomes)
+        return 1 if failed or self.aborted else 0
+
+
+class DryTransport:
+    """Accepts everything and sends nothing: ``--dry-run``."""
+
+    def __init__(self, via: str) -> None:
+        self.name = f"dry run ({via})"
+
+    def open(self) -> None:
+        pass
+
+    def send(self, raw: bytes, *, sender: str, recipient: str) -> str:
+        return "not sent (dry run)"
+
+    def close(self) -> None:
+        pass
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+
+def _slots(times: tuple[str, ...], day: datetime) -> list[datetime]:
+    out = []
+    for t in times:
+        hour, minute = (int(x) for x in t.split(":"))
+        out.append(datetime.combine(day.date(), time(hour, minute), VN_TZ))
+    return out
+
+
+def is_due(times: tuple[str, ...], last_due: datetime | None, now: datetime) -> bool:
+    """Always, without times; else when a time has passed since the last due delivery."""
+    if not times or last_due is None:
+        return True
+    local = now.astimezone(VN_TZ)
+    passed = [s for d in (local - timedelta(days=1), local) for s in _slots(times, d)
+              if s <= local]
+    return bool(passed) and last_due < max(passed)
+
+
+def next_due(times: tuple[str, ...], now: datetime) -> str:
+    local = now.astimezone(VN_TZ)
+    later = [s for d in (local, local + timedelta(days=1)) for s in _slots(times, d) if s > local]
+    return format_local(min(later)) if later else ""
+
+
+def _times(config: Config, sub: SubscriberConfig) -> tuple[str, ...]:
+    return next((s.times for s in config.schedules if s.name == sub.schedule), ())
+
+
+# --- one delivery -------------------------------------------------------------------------------
+
+
+def build_digest(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
+                 now: datetime, include_reserved: bool = False) -> Digest:
+    """What ``sub`` would receive now, from the state behind ``conn``."""
+    known = ledger.state(conn, sub.email)
+    since = sub.since_at or (known.added_at if known else now)
+    topics = [t for t in config.topics if t.name in sub.topics] or list(config.topics)
+    found = ledger.candidates(conn, sub.email, since=since, include_reserved=include_reserved)
+    return choose(sub, topics, found, now=now, settings=config.digest, since=since)
+
+
+def _message(config: Config, digest: Digest, now: datetime) -> tuple[str, str, bytes]:
+    rendered = render(digest, config)
+    msg_id = message_id(digest.key, config.mail.sender)
+    msg = build_message(subject=rendered.subject, text=rendered.text, html=rendered.html,
+                        mail=config.mail, site_name=config.site.name,
+                        to_email=digest.subscriber.email, to_name=digest.subscriber.name,
+                        msg_id=msg_id, date=now)
+    return msg_id, rendered.subject, as_bytes(msg)
+
+
+class _Run:
+    """The state of one delivery: the transport, whether it is reachable, what happened."""
+
+    def __init__(self, conn: sqlite3.Connection, config: Config, transport: Transport,
+                 now: datetime) -> None:
+        self.conn, self.config, self.transport, self.now = conn, config, transport, now
+        self.sender = envelope_sender(config.mail)
+        self.opened = False
+        self.unreachable = ""
+        self.outcomes: list[Outcome] = []
+
+    def reachable(self) -> bool:
+        if not self.opened and not self.unreachable:
+            try:
+                self.transport.open()
+                self.opened = True
+            except TemporaryMailError as exc:
+                log.warning("mail transport unreachable: %s", exc)
+                self.unreachable = str(exc)
+        return self.opened
+
+    def send(self, digest_id: int, raw: bytes, recipient: str) -> tuple[Status, str, str]:
+        """Hand one reserved digest to the transport and record what became of it."""
+        try:
+            where = self.transport.send(raw, sender=self.sender, recipient=recipient)
+        except PermanentMailError as exc:
+            log.warning("digest %d to %s rejected: %s", digest_id, recipient, exc)
+            ledger.mark_rejected(self.conn, digest_id, error=str(exc))
+            return "rejected", "", str(exc)
+        except TemporaryMailError as exc:
+            log.warning("digest %d to %s not accepted, kept pending: %s", digest_id,
+                        recipient, exc)
+            ledger.mark_failed(self.conn, digest_id, error=str(exc))
+            return "failed", "", str(exc)
+        ledger.mark_sent(self.conn, digest_id, now=self.now, via=where)
+        return "sent", where, ""
+
+    def resend_pending(self) -> None:
+        subscribed = {s.email.lower() for s in self.config.subscribers}
+        for pending in ledger.pending_digests(self.conn):
+            if pending.subscriber not in subscribed:
+                # Removed from the config (unsubscribed): nothing more goes to them.
+                ledger.mark_rejected(self.conn, pending.id, error="no longer a subscriber")
+                self.outcomes.append(Outcome(pending.subscriber, "skipped", pending.message_id,
+                                             pending.subject, error="no longer a subscriber"))
+                continue
+            if not self.reachable():
+                self.outcomes.append(Outcome(pending.subscriber, "failed", pending.message_id,
+                                             pending.subject, error=self.unreachable))
+                continue
+            status, where, error = self.send(pending.id, pending.message, pending.subscriber)
+            self.outcomes.append(Outcome(
+                pending.subscriber, "resent" if status == "sent" else status,
+                pending.message_id, pending.subject, pending.item_count, where=where,
+                error=error))
+
+    def deliver(self, sub: SubscriberConfig) -> None:
+        times = _times(self.config, sub)
+        known = ledger.state(self.conn, sub.email)
+        if not is_due(times, known.last_due_at if known else None, self.now):
+            self.outcomes.append(Outcome(sub.email, "not-due",
+                                         next_due=next_due(times, self.now)))
+            return
+        digest = build_digest(self.conn, self.config, sub, now=self.now)
+        if digest.empty and not self.config.digest.send_empty:
+            ledger.mark_due(self.conn, sub.email, now=self.now)
+            self.outcomes.append(Outcome(sub.email, "empty"))
+            return
+        try:
+            msg_id, subject, raw = _message(self.config, digest, self.now)
+        except MailError as exc:  # this subscriber's address: the others still get theirs
+            self.outcomes.append(Outcome(sub.email, "failed", error=str(exc)))
+            return
+        # Reserve only once the server answers: while it is down the items stay free, to go
+        # out in one digest with whatever arrives meanwhile.
+        if not self.reachable():
+            self.outcomes.append(Outcome(sub.email, "failed", msg_id, subject,
+                                         len(digest.new), len(digest.updates),
+                                         error=self.unreachable))
+            return
+        items: list[ledger.ItemKey] = [(i.article_id, i.kind, i.version) for i in digest.items]
+        digest_id = ledger.reserve(self.conn, email=sub.email, message_id=msg_id,
+                                   subject=subject, created_at=self.now, message=raw,
+                                   items=items)
+        status, where, error = self.send(digest_id, raw, sub.email)
+        self.outcomes.append(Outcome(sub.email, status, msg_id, subject, len(digest.new),
+                                     len(digest.updates), where, error))
+
+
+def deliver(conn: sqlite3.Connection, config: Config, transport: Transport, *,
+            now: datetime | None = None, schedule: str | None = None,
+            dry_run: bool = False) -> DeliverReport:
+    """One delivery against ``conn`` (the caller holds the state lock and owns ``conn``)."""
+    now = now or datetime.now(UTC)
+    run = _Run(conn, config, transport, now)
+    ledger.register(conn, [s.email for s in config.subscribers], now=now)
+    aborted = ""
+    try:
+        run.resend_pending()
+        for sub in config.subscribers:
+            if schedule is None or sub.schedule == schedule:
+                run.deliver(sub)
+    except MailError as exc:
+        # Not temporary, not one recipient: the transport is unusable (login, certificate).
+        log.error("delivery stopped: %s", exc)
+        aborted = str(exc)
+    finally:
+        transport.close()
+    return DeliverReport(dry_run, transport.name, tuple(run.outcomes), aborted)
+
+
+def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None = None,
+                now: datetime | None = None, transport: Transport | None = None) -> DeliverReport:
+    """A whole delivery as a command runs it: lock (unless dry), open, deliver, close."""
+    path = db.db_path(config.state_dir)
+    real = transport or transport_for(config)
+    if dry_run:
+        conn = db.open_copy(path)
+        try:
+            return deliver(conn, config, DryTransport(real.name), now=now, schedule=schedule,
+                           dry_run=True)
+        finally:
+            conn.close()
+    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
+        conn = db.connect(path)
+        try:
+            return deliver(conn, config, real, now=now, schedule=schedule)
+        finally:
+            conn.close()
+
+
+def pending_counts(conn: sqlite3.Connection, config: Config, *,
+                   now: datetime | None = None) -> dict[str, tuple[int, int]]:
+    """Per subscriber, the (new, updated) relevant items not yet received (for `status`)."""
+    now = now or datetime.now(UTC)
+    unlimited = replace(config, digest=replace(config.digest, max_items=1_000_000))
+    counts = {}
+    for sub in config.subscribers:
+        digest = build_digest(conn, unlimited, sub, now=now, include_reserved=True)
+        counts[sub.email] = (len(digest.new), len(digest.updates))
+    return counts
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+_LABELS: dict[Status, str] = {
+    "sent": "sent", "resent": "SENT AGAIN (after an interrupted delivery)", "failed":
+    "NOT SENT, kept for the next delivery", "rejected": "REJECTED by the server",
+    "empty": "nothing new", "not-due": "not due", "skipped": "skipped",
+}
+
+
+def render_report(report: DeliverReport) -> str:
+    state = "FAILED" if report.exit_code else "OK"
+    head = "dry run, nothing sent or recorded" if report.dry_run else f"via {report.via}"
+    lines = [f"deliver {state} ({head})"]
+    if report.aborted:
+        lines.append(f"  stopped: {report.aborted}")
+    for o in report.outcomes:
+        label = _LABELS[o.status]
+        if report.dry_run and o.status == "sent":
+            label = "would send"
+        counts = ", ".join(part for part in (f"{o.new} new" if o.new else "",
+                                             f"{o.updates} updated" if o.updates else "") if part)
+        if o.status == "resent":
+            counts = f"{o.new} items" if o.new else ""
+        counts = f": {counts}" if counts else ""
+        line = f"  {o.subscriber}: {label}{counts}"
+        if o.status == "not-due" and o.next_due:
+            line += f" (next {o.next_due})"
+        lines.append(line)
+        if o.subject and o.status in ("sent", "resent", "failed", "rejected"):
+            lines.append(f"    subject: {o.subject}")
+        if o.where and not report.dry_run:
+            lines.append(f"    -> {o.where}")
+        if o.error:
+            lines.append(f"    error: {o.error}")
+    if not report.outcomes and not report.aborted:
+        lines.append("  no subscribers")
+    return "\n".join(lines) + "\n"
+
+
+def deliver_command(config: Config, *, dry_run: bool, out: TextIO,
+                    schedule: str | None = None) -> int:
+    if schedule is not None and schedule not in {s.name for s in config.schedules}:
+        raise UsageError(f"no schedule named {schedule!r}",
+                         hint="see [[schedules]] in the config")
+    report = run_deliver(config, dry_run=dry_run, schedule=schedule)
+    out.write(render_report(report))
+    return report.exit_code
+
+
+def _subscriber(config: Config, email: str | None) -> SubscriberConfig:
+    if not config.subscribers:
+        raise ConfigError("no [[subscribers]] in the config: nothing to preview",
+                          hint="add a [[subscribers]] table with email, topics and schedule")
+    if email is None:
+        return config.subscribers[0]
+    for sub in config.subscribers:
+        if sub.email.lower() == email.strip().lower():
+            return sub
+    known = ", ".join(s.email for s in config.subscribers)
+    raise UsageError(f"no subscriber {email!r}", hint=f"subscribers: {known}")
+
+
+def preview_command(config: Config, *, subscriber: str | None, output: str | None, text: bool,
+                    out: TextIO, now: datetime | None = None) -> int:
+    """The next digest of one subscriber, everything not yet received, as sent (not recorded)."""
+    sub = _subscriber(config, subscriber)
+    now = now or datetime.now(UTC)
+    conn = db.open_copy(db.db_path(config.state_dir))
+    try:
+        digest = build_digest(conn, config, sub, now=now, include_reserved=True)
+    finally:
+        conn.close()
+    rendered = render(digest, config)
+    body = rendered.text if text else inline_css(rendered.html)
+    if output:
+        try:
+            Path(output).write_text(body, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}",
+                             hint="choose a writable --output path") from exc
+        out.write(f"preview for {sub.email}: {len(digest.new)} new, {len(digest.updates)} "
+                  f"updated; subject: {rendered.subject}\nwritten to {output}\n")
+    else:
+        out.write(body)
+    return 0

@@ -1,0 +1,89 @@
+"""`monitor run`: one collect, then one delivery, on one connection under one lock.
+
+Both halves always run: a collect that failed (the site down, a page refused) still leaves the
+articles it did store, and whatever earlier runs stored is still due. The exit code is 1 when
+either half failed. With ``--dry-run`` both work on one in-memory copy of the state, so the
+delivery shows the digests the collected articles would make, and nothing is written or sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+import httpx
+
+from monitor.collect import CollectReport, collect, render_summary
+from monitor.config import Config
+from monitor.deliver import DeliverReport, DryTransport, deliver, render_report
+from monitor.errors import MonitorError
+from monitor.fetch_policy import Resolver
+from monitor.mail import Transport, transport_for
+from monitor.store import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    collect: CollectReport | None
+    collect_error: str
+    deliver: DeliverReport
+
+    @property
+    def exit_code(self) -> int:
+        collected = self.collect is not None and self.collect.exit_code == 0
+        return 0 if collected and self.deliver.exit_code == 0 else 1
+
+
+def _collect(config: Config, conn: sqlite3.Connection, *, dry_run: bool, now: datetime,
+             http: httpx.AsyncBaseTransport | None,
+             resolver: Resolver | None) -> tuple[CollectReport | None, str]:
+    if not config.sources:
+        return None, "no [[sources]] in the config: nothing to collect"
+    try:
+        return asyncio.run(collect(config, conn, dry_run=dry_run, now=now, transport=http,
+                                   resolver=resolver)), ""
+    except MonitorError as exc:
+        log.error("collect failed: %s", exc)
+        return None, str(exc)
+
+
+def run_once(config: Config, *, dry_run: bool = False, now: datetime | None = None,
+             mail: Transport | None = None, http: httpx.AsyncBaseTransport | None = None,
+             resolver: Resolver | None = None) -> RunReport:
+    now = now or datetime.now(UTC)
+    path = db.db_path(config.state_dir)
+    real = mail or transport_for(config)
+    if dry_run:
+        conn = db.open_copy(path)
+        try:
+            collected, error = _collect(config, conn, dry_run=True, now=now, http=http,
+                                        resolver=resolver)
+            delivered = deliver(conn, config, DryTransport(real.name), now=now, dry_run=True)
+        finally:
+            conn.close()
+        return RunReport(collected, error, delivered)
+    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
+        conn = db.connect(path)
+        try:
+            collected, error = _collect(config, conn, dry_run=False, now=now, http=http,
+                                        resolver=resolver)
+            delivered = deliver(conn, config, real, now=now)
+        finally:
+            conn.close()
+    return RunReport(collected, error, delivered)
+
+
+def run_command(config: Config, *, dry_run: bool, out: TextIO) -> int:
+    report = run_once(config, dry_run=dry_run)
+    if report.collect is not None:
+        out.write(render_summary(report.collect))
+    else:
+        out.write(f"collect FAILED: {report.collect_error}\n")
+    out.write(render_report(report.deliver))
+    return report.exit_code
