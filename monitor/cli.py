@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) 
 def _demo(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
     from monitor.demo import demo_command
 
-    return demo_command(out=out)
+    return demo_command(out=out, config=config)
 
 
 HANDLERS: dict[str, Handler] = {
