@@ -39,15 +39,27 @@ class PageMeta:
     tags: tuple[str, ...] = ()
 
 
-def _meta(tree: LexborHTMLParser, *keys: str) -> str | None:
-    """The first non-empty content of <meta property|name|itemprop=key>, keys in order."""
-    for key in keys:
+def _metas(tree: LexborHTMLParser) -> dict[str, str]:
+    """Every <meta property|name|itemprop=key content=...>, first value per key, in one pass."""
+    found: dict[str, str] = {}
+    for node in tree.css("meta[content]"):
+        attrs = node.attributes
+        content = attrs.get("content")
+        if not content:
+            continue
         for attr in ("property", "name", "itemprop"):
-            node = tree.css_first(f'meta[{attr}="{key}"]')
-            if node is not None:
-                value = clean(node.attributes.get("content"))
-                if value:
-                    return value
+            key = attrs.get(attr)
+            if key:
+                found.setdefault(key.strip().lower(), content)
+    return found
+
+
+def _meta(metas: dict[str, str], *keys: str) -> str | None:
+    """The first non-empty cleaned value among ``keys``, in order."""
+    for key in keys:
+        value = clean(metas.get(key.lower()))
+        if value:
+            return value
     return None
 
 
@@ -107,14 +119,15 @@ def _split_tags(value: str | None) -> list[str]:
 def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
     """What the page says about itself; fields it does not say are None / empty."""
     ld = next((i for i in _json_ld(tree) if _ld_type(i) & _ARTICLE_TYPES), {})
-    title = _meta(tree, "og:title", "twitter:title")
+    metas = _metas(tree)
+    title = _meta(metas, "og:title", "twitter:title")
     if not title and isinstance(ld.get("headline"), str):
         title = clean(ld["headline"]) or None
     if not title:
         node = tree.css_first("title")
         title = clean(node.text()) if node is not None else None
 
-    published = _date(_meta(tree, "article:published_time", "datePublished", "pubdate",
+    published = _date(_meta(metas, "article:published_time", "datePublished", "pubdate",
                             "publishdate", "dc.date.issued", "date"))
     if published is None and isinstance(ld.get("datePublished"), str):
         published = _date(ld["datePublished"])
@@ -122,22 +135,22 @@ def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
         node = tree.css_first("time[datetime]")
         if node is not None:
             published = _date(node.attributes.get("datetime"))
-    modified = _date(_meta(tree, "article:modified_time", "dateModified"))
+    modified = _date(_meta(metas, "article:modified_time", "dateModified"))
     if modified is None and isinstance(ld.get("dateModified"), str):
         modified = _date(ld["dateModified"])
 
-    site_name = _meta(tree, "og:site_name")
-    author = _meta(tree, "author", "article:author", "dc.creator")
+    site_name = _meta(metas, "og:site_name")
+    author = _meta(metas, "author", "article:author", "dc.creator")
     # A profile URL is not a name, and many pages name the paper itself as the author.
     if author and (author.startswith(("http://", "https://"))
                    or (site_name and fold(site_name) in fold(author))):
         author = None
     author = author or _name(ld.get("author"))
 
-    image = _url(_meta(tree, "og:image", "twitter:image")) or _url(ld.get("image"))
+    image = _url(_meta(metas, "og:image", "twitter:image")) or _url(ld.get("image"))
     canonical_node = tree.css_first('link[rel="canonical"]')
     canonical_raw = canonical_node.attributes.get("href") if canonical_node is not None else None
-    canonical_raw = canonical_raw or _meta(tree, "og:url") or _url(ld.get("mainEntityOfPage"))
+    canonical_raw = canonical_raw or _meta(metas, "og:url") or _url(ld.get("mainEntityOfPage"))
     canonical = canonicalize(canonical_raw, url) if canonical_raw else None
 
     # The article's own tags first; keyword lists are often SEO padding, used only without them.
@@ -148,10 +161,10 @@ def read_meta(tree: LexborHTMLParser, url: str) -> PageMeta:
     elif not any(tags) and isinstance(keywords, list):
         tags = [clean(k) for k in keywords if isinstance(k, str)]
     if not any(tags):
-        tags = _split_tags(_meta(tree, "keywords", "news_keywords"))
+        tags = _split_tags(_meta(metas, "keywords", "news_keywords"))
     return PageMeta(
         title=title or None,
-        description=_meta(tree, "og:description", "description", "twitter:description"),
+        description=_meta(metas, "og:description", "description", "twitter:description"),
         published_at=published,
         modified_at=modified,
         author=author,

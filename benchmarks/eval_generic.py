@@ -1,0 +1,159 @@
+"""Quality and speed of the generic extractor on ../shared/eval/wcxb-dev-articles, side by side
+with trafilatura (when installed: `pip install -e '.[bench]'`) on the same pages in the same run.
+
+    .venv/bin/python benchmarks/eval_generic.py [--limit N] [--worst 10] [--no-trafilatura]
+
+Predictions go to benchmarks/out/<extractor>.jsonl and are scored with ../shared/eval/score.py
+(word 4-gram precision/recall/F1, `with` and `without` snippets). Pages are read into memory
+first, so pages/s counts extraction (decode + parse + extract) and nothing else; the extractors
+take turns page by page, so both see the same machine load. Skips with a
+message, exit 0, where ../shared/eval is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.extract.generic import extract_generic_html  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+GOLD = EVAL / "wcxb-dev-articles"
+OUT = ROOT / "benchmarks" / "out"
+
+Page = tuple[str, str, bytes]  # id, url, html
+
+
+def load(limit: int | None) -> list[Page]:
+    pages: list[Page] = []
+    for truth in sorted((GOLD / "ground-truth").glob("*.json"))[:limit]:
+        html = GOLD / "html" / f"{truth.stem}.html.gz"
+        if html.exists():
+            url = json.loads(truth.read_text(encoding="utf-8")).get("url") or ""
+            pages.append((truth.stem, url, gzip.decompress(html.read_bytes())))
+    return pages
+
+
+def generic(html: bytes, url: str) -> str:
+    return extract_generic_html(html, url).text
+
+
+def trafilatura_extractor() -> Callable[[bytes, str], str] | None:
+    try:
+        import trafilatura
+    except Exception as exc:  # not installed, or installed without its html-clean extra
+        print(f"trafilatura unavailable ({type(exc).__name__}: {exc}); generic only")
+        return None
+
+    def run(html: bytes, url: str) -> str:
+        return trafilatura.extract(html, url=url) or ""
+
+    return run
+
+
+def predict(
+    runs: list[tuple[str, Callable[[bytes, str], str]]], pages: list[Page]
+) -> dict[str, tuple[Path, float]]:
+    """Run every extractor on every page, page by page, and write each one's predictions.
+
+    The extractors take turns on each page, so a machine that slows down during the run (other
+    jobs, thermal limits) slows them alike and the ratio of their speeds stays fair.
+    """
+    rows: dict[str, list[tuple[str, str]]] = {name: [] for name, _ in runs}
+    spent = dict.fromkeys(rows, 0.0)
+    for page_id, url, html in pages:
+        for name, fn in runs:
+            started = time.perf_counter()
+            text = fn(html, url)
+            spent[name] += time.perf_counter() - started
+            rows[name].append((page_id, text))
+    OUT.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for name, found in rows.items():
+        path = OUT / f"{name}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for page_id, text in found:
+                out.write(json.dumps({"id": page_id, "text": text}, ensure_ascii=False) + "\n")
+        result[name] = (path, len(pages) / spent[name] if spent[name] else float("inf"))
+    return result
+
+
+def score(pred: Path, ids: set[str]) -> tuple[dict[str, float], list[tuple[str, dict[str, float]]]]:
+    """The scorer's summary and its per-page lines, restricted to the pages predicted."""
+    done = subprocess.run(
+        [sys.executable, str(EVAL / "score.py"), "--gold", str(GOLD), "--pred", str(pred),
+         "--per-page", "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    lines = done.stdout.strip().split("\n")
+    pages = []
+    for line in lines[:-1]:
+        page_id, *fields = line.split()
+        if page_id in ids:
+            pages.append((page_id, {k: float(v) for k, v in (f.split("=") for f in fields)}))
+    summary: dict[str, float] = json.loads(lines[-1])
+    if len(ids) < summary["pages"]:  # --limit: average over the pages actually run
+        summary = _summary(pages)
+    return summary, pages
+
+
+def _summary(pages: list[tuple[str, dict[str, float]]]) -> dict[str, float]:
+    def mean(key: str) -> float:
+        values = [s[key] for _, s in pages if key in s]
+        return sum(values) / len(values) if values else float("nan")
+
+    p, r = mean("precision"), mean("recall")
+    return {"pages": len(pages), "precision": round(p, 4), "recall": round(r, 4),
+            "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "with": round(mean("with"), 4), "without": round(mean("without"), 4)}
+
+
+def f1(s: dict[str, float]) -> float:
+    p, r = s["precision"], s["recall"]
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--limit", type=int, default=None, help="first N pages only")
+    ap.add_argument("--worst", type=int, default=10, help="list the N worst pages of generic")
+    ap.add_argument("--no-trafilatura", action="store_true")
+    args = ap.parse_args(argv or [])
+    if not (GOLD / "ground-truth").is_dir() or not (EVAL / "score.py").exists():
+        print(f"{GOLD} absent: evaluation skipped")
+        return 0
+    pages = load(args.limit)
+    ids = {p[0] for p in pages}
+    runs: list[tuple[str, Callable[[bytes, str], str]]] = [("generic", generic)]
+    if not args.no_trafilatura and (traf := trafilatura_extractor()) is not None:
+        runs.append(("trafilatura", traf))
+    results = []
+    for name, (path, rate) in predict(runs, pages).items():
+        summary, per_page = score(path, ids)
+        results.append((name, summary, rate, per_page))
+    print(f"{len(pages)} pages of {GOLD}")
+    print(f"{'extractor':<12} {'F1':>6} {'prec':>6} {'rec':>6} {'with':>6} {'without':>8} "
+          f"{'pages/s':>8}")
+    for name, s, rate, _ in results:
+        print(f"{name:<12} {s['f1']:>6.3f} {s['precision']:>6.3f} {s['recall']:>6.3f} "
+              f"{s['with']:>6.3f} {s['without']:>8.3f} {rate:>8.1f}")
+    if len(results) == 2:
+        print(f"speed: generic is {results[0][2] / results[1][2]:.1f}x trafilatura")
+    if args.worst:
+        print(f"\n{args.worst} worst pages of generic (by 4-gram F1):")
+        for page_id, s in sorted(results[0][3], key=lambda x: f1(x[1]))[: args.worst]:
+            print(f"  {page_id} f1={f1(s):.3f} p={s['precision']:.3f} r={s['recall']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

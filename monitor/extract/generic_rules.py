@@ -1,0 +1,193 @@
+"""The words and phrases the generic extractor judges page parts by: data, in several languages.
+
+Nothing here names a site. Class and id values are matched word by word (a value is split at
+``-``, ``_``, spaces and digits, then lower-cased): short words must be a whole word ("nav",
+"ad"), long ones may sit inside a word ("relatedPosts", "binhluan"). Headings and short lines are
+matched with ``text.fold`` so that case and the two Vietnamese tone-mark placements do not matter.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from monitor.extract.text import fold
+
+# Whole words of a class or id that mark a part that is not the article.
+_NEGATIVE_WORDS = frozenset(
+    """
+    nav navbar navigation menu menubar breadcrumb breadcrumbs pagination pager paging
+    sidebar sidebars aside footer masthead topbar toolbar
+    comment comments commentlist disqus discussion replies respond reply
+    related recommended recommendations recommend trending popular mostread
+    share sharing sharebar shares social socials sns follow
+    newsletter subscribe subscription signup login signin register paywall
+    cookie cookies consent gdpr banner promo promotion promoted sponsor sponsored advert
+    advertisement advertising ads ad adsbygoogle dfp outbrain taboola
+    popup modal overlay lightbox dialog tooltip skip print sr screen
+    tags tagcloud taglist keywords byline author authors bio meta postmeta
+    reaction reactions vote poll prevnext next previous prev readmore morestories
+    """.split()
+)
+# Words too common in the article's own wrappers ("hs_cos_wrapper_meta_field", "entry-meta",
+# "paywall-content") to remove a part that holds real paragraphs; they drop only small parts.
+WEAK_WORDS = frozenset(
+    """
+    meta postmeta tags keywords print skip sr screen next prev previous prevnext toolbar topbar
+    aside banner masthead follow reply replies rating vote poll register login signin paywall
+    overlay lightbox tooltip reaction reactions
+    """.split()
+)
+# Fragments that mark boilerplate wherever they sit inside a class or id value: English words
+# long enough not to occur by chance, and Vietnamese ones written without accents ("tin-lien-quan",
+# "binhluan", "quang_cao").
+_NEGATIVE_FRAGMENTS = (
+    "comment", "related", "sidebar", "newsletter", "subscri", "breadcrumb", "pagination",
+    "cookie", "social", "sharing", "sponsor", "advert", "outbrain", "taboola", "disqus",
+    "recommend", "trending", "popular", "mostread", "navbar", "navigation", "footer",
+    "lienquan", "binhluan", "docnhieu", "quangcao", "chiase", "xemthem", "tinkhac", "tinmoi",
+    "cungchuyenmuc", "taitro", "dangky", "dangnhap", "tieudiem", "noibat", "hoidap", "camnhan",
+    "readmore", "morestories", "alsoread", "readalso", "widgetarea", "chantrang", "cotphai",
+)
+# Words that mark the article itself (a bonus when choosing the container, never a veto).
+POSITIVE_WORDS = frozenset(
+    """
+    article articlebody content entry main post story text body detail details prose
+    blog news single noidung baiviet chitiet tinchitiet
+    """.split()
+)
+# Class values that only look negative: state classes of the article's own wrapper.
+_HARMLESS = re.compile(
+    r"^(?:comments?-(?:open|closed|enabled|disabled)|has-[\w-]+|with-[\w-]+|no-[\w-]+|"
+    r"hidden-(?:xs|sm|md|lg|xl|mobile|tablet|desktop)|"
+    r"[\w-]*-(?:enabled|active|visible|loaded|only))$"
+)
+_SPLIT = re.compile(r"[^a-z]+")
+_FRAGMENTS = re.compile("|".join(_NEGATIVE_FRAGMENTS))
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+# Words of a class or id that name the lead (sapo, standfirst, dek) of an article.
+LEAD_WORDS = frozenset(
+    """
+    sapo lead lede standfirst dek deck excerpt summary intro introduction chapo chapeau
+    description desc subtitle subheadline subhead brief abstract teaser kicker tomtat
+    """.split()
+)
+CAPTION_WORDS = frozenset("caption captions figcaption credit credits legend photocaption".split())
+
+# Box headings: a block whose whole text is one of these heads a box that is not the article.
+_BOX_HEADINGS = (
+    # Vietnamese
+    "Đọc nhiều", "Đừng bỏ lỡ", "Tin mới", "Tin mới nhất", "Tin liên quan", "Bài viết liên quan",
+    "Bài liên quan", "Bình luận", "Cảm nhận của bạn về bài viết này", "Hỏi đáp thông minh",
+    "Tin tài trợ", "Video", "Xem thêm", "Tin cùng chuyên mục", "Có thể bạn quan tâm",
+    "Tin khác", "Tin nổi bật", "Xem nhiều", "Đọc thêm", "Chia sẻ", "Từ khóa", "Tags",
+    "Ý kiến bạn đọc", "Gửi bình luận", "Cùng chuyên mục", "Tiêu điểm", "Mới nhất",
+    # English
+    "Related", "Related articles", "Related posts", "Related stories", "Related content",
+    "Related reading", "Related news", "Related topics", "Related links", "More stories",
+    "More from", "More news", "More articles", "Read more", "Read next", "Read also",
+    "Also read", "See also", "Recommended", "Recommended for you", "Recommended reading",
+    "You may also like", "You might also like", "You may be interested in", "Don't miss",
+    "Most read", "Most popular", "Popular posts", "Popular stories", "Trending",
+    "Trending now", "Latest news", "Latest stories", "Latest posts", "Latest articles",
+    "Top stories", "Comments", "Comment", "Leave a comment", "Leave a reply",
+    "Post a comment", "Join the discussion", "Join the conversation", "Newsletter",
+    "Sign up for our newsletter", "Subscribe", "Subscribe to our newsletter",
+    "Share this article", "Share this post", "Share this story", "Share this", "Share",
+    "Follow us", "Tags", "Topics", "Filed under", "Sponsored", "Sponsored content",
+    "Advertisement", "About the author", "Editor's picks", "In case you missed it",
+    "Up next", "Keep reading", "Further reading", "Around the web", "From the web",
+    "Partner content", "Promoted stories",
+    # French, German, Spanish
+    "Articles liés", "À lire aussi", "Lire aussi", "Commentaires", "Ähnliche Artikel",
+    "Das könnte Sie auch interessieren", "Kommentare", "Mehr zum Thema",
+    "Artículos relacionados", "Comentarios", "Te puede interesar", "Lo más leído",
+)
+BOX_HEADINGS = frozenset(fold(h) for h in _BOX_HEADINGS)
+# Trailing decorations of a box heading: a count "(3)", a colon, arrows.
+_HEADING_TAIL = re.compile(r"[\s:»›>→\-–|]*(?:\(\s*\d+\s*\))?[\s:»›>→\-–|]*$")
+
+# Lines that are never article text when they stand alone (matched on the folded line).
+_JUNK_LINE = re.compile(
+    r"^(?:advertisement|advertisements|sponsored|ad|ads|quảng cáo|share|share this|"
+    r"share on \w+|tweet|print|email|e-mail|copy link|link copied|pin it|"
+    r"click to (?:share|print|email)[\w\s()]*|opens? in (?:a )?new (?:tab|window)|"
+    r"read more|read full (?:story|article)|continue reading|loading\W*|"
+    r"(?:sign up|subscribe)(?: now| today| here)?|log ?in|sign ?in|register|"
+    r"follow us(?: on [\w\s]+)?|like us on facebook|skip to (?:main )?content|"
+    r"back to top|go to top|scroll to top|top|next|previous|prev|chia sẻ|"
+    r"xem thêm|đọc thêm|bình luận|theo dõi|in bài|gửi bài|lưu|"
+    r"(?:image|photo|picture)(?: credit)?s?:.{0,60}|(?:source|nguồn|ảnh):.{0,60})$"
+)
+
+
+def attribute_verdict(value: str) -> str | None:
+    """The boilerplate word of a class/id value ("post-comments" -> "comments"), or None."""
+    word, _ = judge(value)
+    return word
+
+
+def judge(value: str) -> tuple[str | None, bool]:
+    """(the boilerplate word of a class/id value or None, whether it names a lead)."""
+    lead = False
+    for name in value.split():
+        word = _name_verdict(name)
+        if word == _LEAD:
+            lead = True
+        elif word:
+            return word, False
+    return None, lead
+
+
+_LEAD = "\x00lead"
+
+
+@lru_cache(maxsize=65536)
+def _name_verdict(name: str) -> str | None:
+    """The verdict on one class name or id; cached, as pages share most of their names."""
+    if _HARMLESS.match(name.lower()):
+        return None
+    words = [w for w in _SPLIT.split(_CAMEL.sub("-", name).lower()) if w]
+    for word in words:
+        if word in _NEGATIVE_WORDS:
+            return word
+    if m := _FRAGMENTS.search("".join(words)):
+        return m.group(0)
+    if not LEAD_WORDS.isdisjoint(words):
+        return _LEAD
+    return None
+
+
+@lru_cache(maxsize=16384)
+def attribute_words(value: str) -> frozenset[str]:
+    """The lower-case words of a class/id value, camelCase split."""
+    return frozenset(w for w in _SPLIT.split(_CAMEL.sub("-", value).lower()) if w)
+
+
+def _key(text: str) -> str:
+    # fold is only needed for Vietnamese tone marks; ASCII text needs lower case alone.
+    return text.lower() if text.isascii() else fold(text)
+
+
+def heading_key(text: str) -> str:
+    """A heading's matching key: folded, decorations and counts removed."""
+    return _HEADING_TAIL.sub("", _key(text)).strip()
+
+
+def is_box_heading(text: str) -> bool:
+    if len(text) > 60:
+        return False
+    key = heading_key(text)
+    if key in BOX_HEADINGS:
+        return True
+    # "More from <section>", "Related: ..." and the like: a box heading and a name.
+    return any(key.startswith(h + " ") and len(key) < len(h) + 25 for h in _PREFIX_HEADINGS)
+
+
+_PREFIX_HEADINGS = tuple(fold(h) for h in ("More from", "More in", "Latest from", "More on",
+                                           "Tin cùng", "Xem thêm", "Other stories"))
+
+
+def is_junk_line(text: str) -> bool:
+    return len(text) <= 80 and bool(_JUNK_LINE.match(_key(text).strip(" .:|»›>")))
