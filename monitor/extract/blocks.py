@@ -44,8 +44,9 @@ def _raw(node: LexborNode) -> str:
 
 
 def _visible_len(text: str) -> int:
-    """Characters other than whitespace: cheap, and enough for ratios and size tests."""
-    return len("".join(text.split()))
+    """Characters other than common whitespace: cheap, and enough for ratios and size tests."""
+    return (len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+            - text.count("\r") - text.count("\xa0"))
 
 
 def snippet(text: str) -> str:
@@ -67,6 +68,9 @@ class Cleaner:
     def __init__(self, words: Sequence[str], headings: Sequence[str]) -> None:
         self.words = frozenset(w.lower() for w in words)
         self.headings = _folded(tuple(headings))
+        # fold() keeps lengths, so only a text as long as some heading can be one: most texts
+        # are rejected without folding them.
+        self.lengths = frozenset(map(len, self.headings))
         self.removed: list[Removed] = []
 
     def _drop(self, node: LexborNode, reason: str, *, record: bool = True) -> None:
@@ -98,7 +102,10 @@ class Cleaner:
         return None
 
     def is_box_heading(self, text: str) -> bool:
-        return 0 < len(text) <= _HEADING_MAX and fold(_HEADING_TAIL.sub("", text)) in self.headings
+        if not 0 < len(text) <= _HEADING_MAX:
+            return False
+        key = _HEADING_TAIL.sub("", text)
+        return len(key) in self.lengths and fold(key) in self.headings
 
     def clean(self, root: LexborNode) -> list[Removed]:
         for br in root.css("br"):
