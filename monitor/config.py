@@ -264,6 +264,10 @@ def _convert(tp: Any, value: Any, where: str, name: str) -> Any:
         if not isinstance(value, list):
             raise bad
         item = typing.get_args(tp)[0]
+        if is_dataclass(item):  # an array of tables: "[[subscribers]] #2", as people count
+            table = where.strip("[]")
+            return tuple(_convert(item, v, f"[[{table}]] #{i + 1}", name)
+                         for i, v in enumerate(value))
         return tuple(_convert(item, v, f"{where}[{i}]", name) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
@@ -292,7 +296,8 @@ def _build(cls: Any, table: dict[str, Any], where: str, name: str) -> Any:
         if key in table:
             kwargs[key] = _convert(hints[key], table[key], _where(where, key), name)
         elif f.default is MISSING and f.default_factory is MISSING:
-            raise ConfigError(f"{name}: {_where(where, key)}: missing; it is required")
+            raise ConfigError(f"{name}: {_where(where, key)}: missing; it is required "
+                              f"(add `{key} = ...` to that table)")
     return cls(**kwargs)
 
 

@@ -68,11 +68,38 @@ def _pending(conn: sqlite3.Connection, config: Config, now: datetime) -> list[di
             for p in store.list_pending(conn, limit=20)]
 
 
+def _digests(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
+    """Per subscriber what the next digest would carry, digests waiting to be resent, and the
+    recipients the mail server refused (for the operator to fix)."""
+    from monitor.deliver import pending_counts
+    from monitor.store import ledger
+
+    return {
+        "pending_items": {email: {"new": new, "updated": updated}
+                          for email, (new, updated) in pending_counts(conn, config,
+                                                                      now=now).items()},
+        "pending_digests": [{"subscriber": d.subscriber, "message_id": d.message_id,
+                             "attempts": d.attempts, "last_error": d.last_error}
+                            for d in ledger.pending_digests(conn)],
+        "rejected": [{"subscriber": d.subscriber, "at": d.created_at.isoformat(),
+                      "error": d.last_error}
+                     for d in ledger.digests(conn, status="rejected", limit=10)],
+    }
+
+
+def _schedule(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, str]:
+    from monitor.scheduler import next_times
+
+    return next_times(config, now)
+
+
 SECTIONS: dict[str, Section] = {
     "runs": _runs,
     "sources": _health,
     "counts": _counts,
     "pending_fetch": _pending,
+    "digests": _digests,
+    "next": _schedule,
 }
 
 
@@ -117,6 +144,18 @@ def render_text(data: dict[str, Any]) -> str:
                  f"{n['pending']} waiting to be fetched, {n['snapshots']} snapshots")
     for p in data["pending_fetch"][:5]:
         lines.append(f"  waiting: {p['url']} ({p['attempts']} attempts: {p['last_error'] or '-'})")
+    digests = data["digests"]
+    lines.append("Subscribers (relevant items not yet received):")
+    for email, n in digests["pending_items"].items():
+        lines.append(f"  {email}: {n['new']} new, {n['updated']} updated")
+    if not digests["pending_items"]:
+        lines.append("  none configured")
+    for d in digests["pending_digests"]:
+        lines.append(f"  digest to {d['subscriber']} waiting to be resent "
+                     f"({d['attempts']} attempts: {d['last_error'] or '-'})")
+    for d in digests["rejected"]:
+        lines.append(f"  REJECTED for {d['subscriber']} at {_local(d['at'])}: {d['error']}")
+    lines.append("Next: " + "; ".join(f"{k} {v}" for k, v in data["next"].items()))
     return "\n".join(lines) + "\n"
 
 
