@@ -17,7 +17,7 @@ from datetime import datetime
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.errors import NotAnArticle
-from monitor.extract.blocks import Cleaner, block_texts, node_clean_text
+from monitor.extract.blocks import Cleaner, block_texts, is_inside, node_clean_text
 from monitor.extract.html import parse_page
 from monitor.extract.meta import PageMeta, read_meta
 from monitor.extract.profile import KINHTEDOTHI, SAPO_MARKER, SiteProfile
@@ -180,7 +180,7 @@ def _profile(
     tags = _tags(tree, profile, meta)
 
     sapo_node = _first(tree, profile.chain("sapo"))
-    if sapo_node is not None and body_node is not None and _contains(sapo_node, body_node):
+    if sapo_node is not None and body_node is not None and is_inside(body_node, sapo_node):
         sapo_node = None  # a "sapo" class matched the whole body container: not a lead
     sapo = strip_marker(node_clean_text(sapo_node)) if sapo_node is not None else ""
 
@@ -236,15 +236,6 @@ def _take_byline(body: LexborNode) -> str | None:
             return text.removeprefix("Theo ").strip()
         return None
     return None
-
-
-def _contains(inner: LexborNode, outer: LexborNode) -> bool:
-    node: LexborNode | None = outer
-    while node is not None:
-        if node.mem_id == inner.mem_id:
-            return True
-        node = node.parent
-    return False
 
 
 def _drop_tail(body: list[str], author: str | None, sapo: str) -> list[str]:

@@ -53,7 +53,8 @@ def snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
 
 
-def _attached(node: LexborNode, root: LexborNode) -> bool:
+def is_inside(node: LexborNode, root: LexborNode) -> bool:
+    """Whether ``node`` is ``root`` or below it (a removed node no longer is)."""
     current: LexborNode | None = node
     while current is not None:
         if current.mem_id == root.mem_id:
@@ -83,7 +84,7 @@ class Cleaner:
         captions: list[str] = []
         for selector in chain:
             for node in root.css(selector):
-                if not _attached(node, root):
+                if not is_inside(node, root):
                     continue
                 text = node_clean_text(node)
                 if text and text not in captions:
@@ -112,11 +113,11 @@ class Cleaner:
             br.replace_with(" ")
         for tag in JUNK_TAGS:
             for node in root.css(tag):
-                if _attached(node, root):
+                if is_inside(node, root):
                     self._drop(node, f"<{tag}>", record=tag not in _INVISIBLE_TAGS)
         for node in root.css("[class], [id]"):
             word = self._boilerplate_word(node)
-            if word and _attached(node, root):
+            if word and is_inside(node, root):
                 self._drop(node, f"class/id {word!r}")
         self._drop_boxes(root)
         self._drop_link_blocks(root)
@@ -129,7 +130,7 @@ class Cleaner:
                 continue
             raw = _raw(node)
             # Cleaning a large container's text is costly; a heading is short anyway.
-            if _visible_len(raw) > _HEADING_MAX or not _attached(node, root):
+            if _visible_len(raw) > _HEADING_MAX or not is_inside(node, root):
                 continue
             text = clean(raw)
             if not self.is_box_heading(text):
@@ -159,7 +160,7 @@ class Cleaner:
     def _drop_link_blocks(self, root: LexborNode) -> None:
         """Blocks that are only headline links (inline related-article boxes)."""
         for node in root.css(_CONTAINERS):
-            if node.mem_id == root.mem_id or not _attached(node, root):
+            if node.mem_id == root.mem_id or not is_inside(node, root):
                 continue
             share, links = _link_share(node)
             if links and (share >= 0.9 or (share >= 0.8 and links >= 2)):
