@@ -250,7 +250,9 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
     except RefusedError as exc:
         return _failed(conn, job, "refused", exc, retry_at=now + REFUSED_RETRY)
     except FetchError as exc:
-        return _failed(conn, job, "failed", exc, retry_at=now)
+        # Gone or forbidden (404, 410, 403): asking every run would only repeat the answer.
+        later = exc.status is not None and 400 <= exc.status < 500
+        return _failed(conn, job, "failed", exc, retry_at=now + REFUSED_RETRY if later else now)
     if response.not_modified:
         store.record_not_modified(conn, job.ident, job.url, now=now)
         return JobResult(job, "not_modified")

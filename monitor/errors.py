@@ -58,9 +58,11 @@ class NotAnArticle(ExtractError):
 
 
 class FetchError(MonitorError):
-    def __init__(self, message: str, *, url: str = "", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, url: str = "", hint: str | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message, hint=hint)
         self.url = url
+        self.status = status  # the final HTTP status, when the server gave one
 
 
 class RefusedError(FetchError):

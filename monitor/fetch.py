@@ -162,7 +162,8 @@ class Fetcher:
         result = await self._follow(url, accept, validators, obey_robots=accept != "robots")
         if isinstance(result, _Final):
             raise FetchError(f"HTTP {result.status} {result.reason}", url=url,
-                             hint="the page is gone or forbidden; it is not retried")
+                             status=result.status,
+                             hint="the page is gone or forbidden; it is tried again in a day")
         return result
 
     # --- redirects, retries ----------------------------------------------------------------

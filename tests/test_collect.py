@@ -158,6 +158,18 @@ def test_what_failed_is_fetched_on_the_next_run(config: Config, site: FixtureSit
     assert store.pending_count(conn_of(config)) == 0
 
 
+def test_a_gone_article_is_asked_for_again_after_a_day_not_every_run(
+        config: Config, site: FixtureSite) -> None:
+    gone = site.articles[20]
+    site.fault(gone.path, Fault("status", status=404), times=None)
+    report = run_collect(config)
+    assert report.counts.failed == 1 and "HTTP 404" in report.errors[0].reason
+    assert store.pending_count(conn_of(config)) == 1  # kept, not lost
+    site.reset_log()
+    run_collect(config)
+    assert site.requests_to(gone.path) == []
+
+
 def test_a_failed_listing_page_does_not_stop_the_other_pages_work(
         config: Config, site: FixtureSite) -> None:
     site.fault("/xay-dung-dang/trang-2", Fault("status", status=500), times=None)
