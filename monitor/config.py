@@ -133,9 +133,8 @@ class DigestConfig:
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
     collect_every_minutes: int = 30
-    # After this many consecutive failures of a source, the operator is alerted.
+    # After this many consecutive failures of a source, `monitor status` marks it ALERT.
     alert_after_failures: int = 3
-    operator_email: str = ""
 
 
 @dataclass(frozen=True, slots=True)

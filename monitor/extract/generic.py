@@ -42,6 +42,7 @@ from monitor.extract.generic_dom import (
     snippet,
 )
 from monitor.extract.generic_rules import is_box_heading, is_junk_line
+from monitor.extract.generic_select import select_parts
 from monitor.extract.html import parse
 from monitor.extract.meta import PageMeta, read_meta
 from monitor.extract.text import clean, fold, fold_ascii, parse_datetime
@@ -99,10 +100,12 @@ def _extract(tree: LexborHTMLParser, url: str) -> Article:
     body = tree.body
     if body is None:
         return _failed(url, "the page has no body")
-    title = _title(body, meta, url)
+    # One selection over the page serves the title and the pruning (see generic_select).
+    parts = select_parts(body)
+    title = _title(parts.h1, meta, url)
     published = meta.published_at or _visible_time(tree)
     work = Work()
-    prune(body, work)
+    prune(body, work, parts)
     container = choose_container(body, work)
     prune_boxes(container, work)
     work.semantic = _semantic(container)
@@ -141,12 +144,12 @@ def _extract(tree: LexborHTMLParser, url: str) -> Article:
 # --- title, lead, dateline -------------------------------------------------------------------
 
 
-def _title(body: LexborNode, meta: PageMeta, url: str) -> str:
+def _title(h1: list[LexborNode], meta: PageMeta, url: str) -> str:
     """The h1 that agrees with the page's declared title, else that title without the site."""
     declared = _strip_site(meta.title or "", meta, url)
     key = fold(declared)
     first = ""
-    for node in body.css("h1")[:5]:
+    for node in h1[:5]:
         text = clean(node_text(node))
         if not 3 <= len(text) <= 300:
             continue

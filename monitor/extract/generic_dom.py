@@ -19,33 +19,18 @@ from selectolax.lexbor import LexborNode
 from monitor.extract.generic_rules import (
     CAPTION_WORDS,
     LEAD_WORDS,
-    POSITIVE_WORDS,
     WEAK_WORDS,
     attribute_verdict,
     attribute_words,
     is_box_heading,
+    is_positive,
 )
+from monitor.extract.generic_select import SEMANTIC_ROLES, SEMANTIC_TAGS, PageParts, attached
 from monitor.extract.text import clean
 from monitor.models import Removed
 
-# Never content; removed before anything else is looked at.
-_INVISIBLE = ("script, style, noscript, template, svg, iframe, object, embed, canvas, button, "
-              "input, select, textarea, option, map, audio, video, picture, source, track, link, "
-              "meta, dialog")
-# Parts whose HTML5 meaning is "not the main content", and roles that say the same.
-_SEMANTIC = ("nav, aside, footer, form, menu, [role=navigation], [role=contentinfo], "
-             "[role=complementary], [role=banner], [role=search], [role=menu], [role=menubar], "
-             "[role=toolbar]")
 # Elements whose class never makes them a box worth judging (or that are never removed).
 _NOT_BOXES = frozenset("body html main a img i b strong em label abbr time small br hr".split())
-# Parts a browser does not show (the [hidden] attribute is left alone: pages use it for the rest
-# of the article that a script reveals) and dialogs, which never hold the article.
-_HIDDEN = ('[aria-hidden="true"], [style*="display:none"], [style*="display: none"], '
-           '[role=dialog], [aria-modal="true"], [role=alertdialog]')
-_SEMANTIC_OR_HIDDEN = f"{_SEMANTIC}, header, {_HIDDEN}"
-_SEMANTIC_TAGS = frozenset(("nav", "aside", "footer", "form", "menu", "header"))
-_SEMANTIC_ROLES = frozenset(("navigation", "contentinfo", "complementary", "banner", "search",
-                             "menu", "menubar", "toolbar"))
 _LEAD_SELECTOR = ", ".join(
     [f"[class*={word}]" for word in ("sapo", "lead", "lede", "standfirst", "dek", "excerpt",
                                       "summary", "intro", "desc", "subtitle", "subhead", "brief",
@@ -66,6 +51,11 @@ _KIND = {"li": "li", "dd": "li", "dt": "li", "blockquote": "quote", "pre": "pre"
          "td": "cell", "th": "cell", **{h: "heading" for h in HEADINGS}}
 _SNIPPET = 80
 _COMMAS = re.compile(r"[,،，、]")
+
+
+def _commas(text: str) -> int:
+    # The regex only for text that may hold the other scripts' commas; str.count is faster.
+    return text.count(",") if text.isascii() else len(_COMMAS.findall(text))
 
 
 def snippet(text: str) -> str:
@@ -110,31 +100,37 @@ class Work:
         node.remove()
 
 
-def prune(body: LexborNode, work: Work) -> None:
+def prune(body: LexborNode, work: Work, parts: PageParts) -> None:
     """Remove what is never the article: invisible tags, navigation, asides, hidden parts."""
-    for node in reversed(body.css(_INVISIBLE)):
+    for node in reversed(parts.invisible):
         node.remove()
-    work.page_chars = max(1, solid_len(node_text(body)))
+    # Whitespace does not count, so no separator is needed between the text nodes.
+    work.page_chars = max(1, solid_len(body.text(deep=True, separator="", strip=False) or ""))
     # The ancestors of the title and of a declared article body hold the article: whatever their
     # class says ("__next", "page-has-sidebar"), they are wrappers, not boxes.
     protected = work.protected
     protected.add(body.mem_id)
-    for anchor in body.css("h1, [itemprop=articleBody], main")[:4]:
+    if parts.invisible:  # what was inside an invisible tag is gone with it
+        anchors = attached(parts.anchors, body)
+        boilerplate = attached(parts.boilerplate, body)
+    else:
+        anchors, boilerplate = parts.anchors, parts.boilerplate
+    for anchor in anchors[:4]:
         up: LexborNode | None = anchor
         while up is not None and up.mem_id not in protected:
             protected.add(up.mem_id)
             up = up.parent
-    for node in reversed(body.css(_SEMANTIC_OR_HIDDEN)):
+    for node in reversed(boilerplate):
         if node.mem_id in protected:
             continue
         tag = node.tag
-        if tag in _SEMANTIC_TAGS:
+        if tag in SEMANTIC_TAGS:
             if tag == "header" and node.css_first("h1") is not None:
                 continue
             _drop_small(node, f"<{tag}>", work)
             continue
         role = (node.attributes.get("role") or "").lower()
-        if role in _SEMANTIC_ROLES:
+        if role in SEMANTIC_ROLES:
             _drop_small(node, f"role '{role}'", work)
         else:
             work.drop(node, "hidden")
@@ -235,7 +231,7 @@ def _tag_weight(node: LexborNode) -> float:
     if value.strip():
         if attribute_verdict(value):
             weight -= 25.0
-        elif POSITIVE_WORDS.intersection(attribute_words(value)):
+        elif is_positive(value):
             weight += 25.0
     return weight
 
@@ -272,7 +268,7 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         if density > 0.5:
             continue
         prose += length * (1.0 - density)
-        score = (1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0)) * (1.0 - density)
+        score = (1.0 + _commas(text) + min(length / 100.0, 3.0)) * (1.0 - density)
         if para.tag == "li":  # lists are read, but reference lists must not outweigh the text
             score *= 0.5
         ancestor = para.parent
@@ -397,18 +393,72 @@ def clean_container(root: LexborNode, work: Work) -> None:
         text = node_text(node)
         if len(text) <= 200 and is_box_heading(text := clean(text)):
             _drop_box(node, text, work)
-    for node in reversed(root.css("ul, ol, dl, div, section, table, td, p, li")):
-        links = node.css("a")
-        if not links:
+    _drop_link_lists(root, work)
+
+
+def _drop_link_lists(root: LexborNode, work: Work) -> None:
+    """Drop the parts of the container that are mostly link text (menus, tag lists)."""
+    candidates = root.css("ul, ol, dl, div, section, table, td, p, li")
+    # The link text under every element, from one selection of the links: a selection per
+    # candidate cost more than the rest of the cleaning together.
+    linked = _link_lengths(root)
+    root_id = root.mem_id
+    for node in reversed(candidates):
+        link = linked.get(node.mem_id, 0)
+        if link <= 0:  # no link text: never dense
             continue
         length = text_len(node)
         if length == 0:
             continue
-        linked = sum(len(a.text(deep=True, separator="", strip=True) or "") for a in links)
-        density = linked / length
+        density = link / length
         limit = 0.9 if node.tag in ("p", "li") else 0.5
         if density > limit:
+            _forget_links(node, link, length, linked, root_id)
             work.drop(node, f"link density {density:.1f}")
+
+
+def _link_lengths(root: LexborNode) -> dict[int, int]:
+    """The text length of the links under each element of ``root`` (``link_len`` of each, by
+    ``mem_id``), from one selection: each link's length is added to its ancestors up to root."""
+    lengths: dict[int, int] = {}
+    chains: dict[int, list[int]] = {}  # a parent's mem_id -> it and its ancestors up to root
+    root_id = root.mem_id
+    for a in root.css("a"):
+        length = len(a.text(deep=True, separator="", strip=True) or "")
+        parent = a.parent
+        if length == 0 or parent is None or a.mem_id == root_id:
+            continue
+        chain = chains.get(parent.mem_id)
+        if chain is None:
+            chain = []
+            up: LexborNode | None = parent
+            while up is not None:
+                key = up.mem_id
+                chain.append(key)
+                if key == root_id:
+                    break
+                up = up.parent
+            chains[chain[0]] = chain
+        for key in chain:
+            lengths[key] = lengths.get(key, 0) + length
+    return lengths
+
+
+def _forget_links(
+    node: LexborNode, link: int, length: int, linked: dict[int, int], root_id: int
+) -> None:
+    """Keep ``linked`` true when ``node`` (``link`` link text of ``length`` text) is removed:
+    its ancestors lose its link text, and above a link that holds it, its whole text too."""
+    delta = link
+    up = node.parent
+    while up is not None:
+        key = up.mem_id
+        linked[key] = linked.get(key, 0) - delta
+        if key == root_id:
+            break
+        if up.tag == "a":
+            delta += length
+        up = up.parent
 
 
 def _drop_box(heading: LexborNode, text: str, work: Work) -> None:

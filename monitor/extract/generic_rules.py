@@ -122,10 +122,19 @@ _JUNK_LINE = re.compile(
 )
 
 
+@lru_cache(maxsize=16384)
 def attribute_verdict(value: str) -> str | None:
-    """The boilerplate word of a class/id value ("post-comments" -> "comments"), or None."""
+    """The boilerplate word of a class/id value ("post-comments" -> "comments"), or None.
+    Cached as a whole: the same values recur on every part of a page and on every page of a
+    site, and most parts are judged more than once."""
     word, _ = judge(value)
     return word
+
+
+@lru_cache(maxsize=16384)
+def is_positive(value: str) -> bool:
+    """Whether a class/id value has a word that marks the article itself."""
+    return not POSITIVE_WORDS.isdisjoint(attribute_words(value))
 
 
 def judge(value: str) -> tuple[str | None, bool]:
@@ -172,7 +181,12 @@ def _key(text: str) -> str:
 
 def heading_key(text: str) -> str:
     """A heading's matching key: folded, decorations and counts removed."""
-    return _HEADING_TAIL.sub("", _key(text)).strip()
+    key = _key(text)
+    # The tail pattern is tried at every position of the text, which costs more than the rest
+    # of the check; it can only remove something when the text ends in one of its characters.
+    if key and (key[-1] in _TAIL_ENDS or key[-1].isspace()):
+        key = _HEADING_TAIL.sub("", key)
+    return key.strip()
 
 
 def is_box_heading(text: str) -> bool:
@@ -181,12 +195,20 @@ def is_box_heading(text: str) -> bool:
     key = heading_key(text)
     if key in BOX_HEADINGS:
         return True
-    # "More from <section>", "Related: ..." and the like: a box heading and a name.
-    return any(key.startswith(h + " ") and len(key) < len(h) + 25 for h in _PREFIX_HEADINGS)
+    # "More from <section>", "Related: ..." and the like: a box heading and a name. Every such
+    # prefix is two words, so one split finds the candidate instead of a loop over them all.
+    parts = key.split(" ", 2)
+    if len(parts) < 3:
+        return False
+    head = f"{parts[0]} {parts[1]}"
+    return head in _PREFIX_HEADINGS and len(key) < len(head) + 25
 
 
-_PREFIX_HEADINGS = tuple(fold(h) for h in ("More from", "More in", "Latest from", "More on",
-                                           "Tin cùng", "Xem thêm", "Other stories"))
+_PREFIX_HEADINGS = frozenset(fold(h) for h in ("More from", "More in", "Latest from", "More on",
+                                               "Tin cùng", "Xem thêm", "Other stories"))
+assert all(len(h.split(" ")) == 2 for h in _PREFIX_HEADINGS)  # what is_box_heading relies on
+# The last characters _HEADING_TAIL can remove (besides whitespace, \s).
+_TAIL_ENDS = frozenset(":»›>→-–|)")
 
 
 def is_junk_line(text: str) -> bool:
