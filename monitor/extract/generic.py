@@ -3,7 +3,8 @@
 The site profile falls back to it when its selectors miss (after a redesign, or on the first day
 against markup nobody has seen), and ``monitor inspect --generic`` forces it. Pure, no I/O.
 
-How a page is read (each step in ``generic_dom``, the words it judges by in ``generic_rules``):
+How a page is read (each step in ``generic_dom``/``generic_clean``, after one selection in
+``generic_select``; the words it judges by in ``generic_rules``):
 
 1. prune what is never the article: scripts and other invisible tags, ``nav``/``aside``/
    ``footer``/forms and their ARIA roles, hidden parts, and parts whose class or id names
@@ -28,17 +29,15 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.extract.generic_clean import Block, clean_container, read_blocks
 from monitor.extract.generic_dom import (
-    Block,
     Work,
     choose_container,
-    clean_container,
     find_leads,
     link_len,
     node_text,
     prune,
     prune_boxes,
-    read_blocks,
     snippet,
 )
 from monitor.extract.generic_rules import is_box_heading, is_junk_line
@@ -246,12 +245,25 @@ def _lead_from_text(first: str, meta: PageMeta, url: str) -> str:
     page's description."""
     if _strip_dateline(first, meta, url) != first:
         return first
-    description = fold(meta.description or "").rstrip(" .…")
+    description = _fold(meta.description or "").rstrip(" .…")
     if len(description) >= 40:
-        key = fold(first)
-        if key.startswith(description[:120]) and len(first) < 1.5 * len(description) + 20:
+        start = description[:120]
+        key = _fold(_head(first, len(start)))
+        if key.startswith(start) and len(first) < 1.5 * len(description) + 20:
             return first
     return ""
+
+
+def _fold(text: str) -> str:
+    # fold calls back into Python for every word; ASCII text only needs lower case.
+    return text.lower() if text.isascii() else fold(text)
+
+
+def _head(text: str, size: int) -> str:
+    """The start of ``text`` up to a space past ``size`` characters: folding it gives the start
+    of the whole text's fold (fold, like lower case and NFC, never joins across a space)."""
+    end = text.find(" ", size + 1)
+    return text if end < 0 else text[:end]
 
 
 # --- blocks ----------------------------------------------------------------------------------
@@ -265,15 +277,17 @@ def _filter(
     title_key, sapo_key = title.casefold(), sapo.casefold()
     author_keys = {author.casefold(), f"theo {author.casefold()}", f"by {author.casefold()}"} \
         if author else set()
+    # Case folding never shortens a text: a longer block cannot be the title or lead again.
+    longest = max(len(title_key), len(sapo_key))
     kept: list[Block] = []
     for i, block in enumerate(blocks):
         text = block.text
         reason = ""
-        if text.casefold() in (title_key, sapo_key):
+        if len(text) <= longest and text.casefold() in (title_key, sapo_key):
             reason = "title or lead again"
         elif len(text) <= 80 and text.casefold().strip(" .") in author_keys:
             reason = "author"
-        elif is_junk_line(text):
+        elif len(text) <= 80 and is_junk_line(text):
             reason = "stray line"
         elif len(text) <= 60 and is_box_heading(text):
             reason = f"heading '{text}'"
@@ -324,7 +338,8 @@ def _confidence(
 ) -> tuple[float, list[str]]:
     notes: list[str] = []
     chars = sum(len(t) for t in texts) + len(sapo)
-    words = sum(len(t.split()) for t in texts) + len(sapo.split())
+    # Every text is clean (single spaces, no others, not empty), so its spaces count its words.
+    words = sum(t.count(" ") for t in texts) + len(texts) + (sapo.count(" ") + 1 if sapo else 0)
     length = min(1.0, words / 250.0)
     share = min(1.0, chars / work.prose_chars) if work.prose_chars else 0.0
     margin = 1.0 - work.second_score / work.top_score if work.top_score > 0 else 0.0

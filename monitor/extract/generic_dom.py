@@ -1,8 +1,10 @@
-"""The generic extractor's work on the tree: prune, choose the main container, clean it, read it.
+"""The generic extractor's work on the tree: prune it, choose the main container (cleaning and
+reading the container is in ``generic_clean``).
 
 Everything runs in C where selectolax allows it (CSS selection, ``text()``); Python loops touch
-only the nodes a selector returned, a few ancestors of each paragraph, and the chosen container.
-Nothing recurses in Python over the DOM, so a page nested 50,000 levels deep is no danger.
+only the nodes a selector returned and a few ancestors of each paragraph. Each ``css()`` call
+parses its selector and walks its whole subtree, so one selection serves several steps where it
+can. Nothing recurses in Python over the DOM, so a page nested 50,000 levels deep is no danger.
 
 Nodes are detached with ``remove()``: a detached node's descendants stay valid objects, so the
 handles a selector returned before a removal never point at freed memory. Lists are walked in
@@ -13,16 +15,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
 from monitor.extract.generic_rules import (
-    CAPTION_WORDS,
     LEAD_WORDS,
     WEAK_WORDS,
     attribute_verdict,
     attribute_words,
-    is_box_heading,
     is_positive,
 )
 from monitor.extract.generic_select import SEMANTIC_ROLES, SEMANTIC_TAGS, PageParts, attached
@@ -31,24 +32,13 @@ from monitor.models import Removed
 
 # Elements whose class never makes them a box worth judging (or that are never removed).
 _NOT_BOXES = frozenset("body html main a img i b strong em label abbr time small br hr".split())
-_LEAD_SELECTOR = ", ".join(
-    [f"[class*={word}]" for word in ("sapo", "lead", "lede", "standfirst", "dek", "excerpt",
-                                      "summary", "intro", "desc", "subtitle", "subhead", "brief",
-                                      "chapo", "abstract", "tomtat")]
-    + [f"[id*={word}]" for word in ("sapo", "lead", "brief", "summary", "desc")]
-)
+# What a lead's class or id holds (then the lead word must be one of its words).
+_LEAD_CLASS_PARTS = ("sapo", "lead", "lede", "standfirst", "dek", "excerpt", "summary", "intro",
+                     "desc", "subtitle", "subhead", "brief", "chapo", "abstract", "tomtat")
+_LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
-BLOCK_TAGS = frozenset(
-    "p h1 h2 h3 h4 h5 h6 li blockquote pre dd dt td th div section article ul ol dl table tr "
-    "figure main center header address details summary caption hr".split()
-)
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-# What a box's heading is written with: a heading tag, or an element whose class says "title".
-_CLEAN_SELECTOR = ("figure, figcaption, [class*=caption], [class*=credit], [class*=legend], "
-                   "h1, h2, h3, h4, h5, h6, [class*=tit], [class*=heading], [class*=tieude]")
-_KIND = {"li": "li", "dd": "li", "dt": "li", "blockquote": "quote", "pre": "pre",
-         "td": "cell", "th": "cell", **{h: "heading" for h in HEADINGS}}
 _SNIPPET = 80
 _COMMAS = re.compile(r"[,،，、]")
 
@@ -68,7 +58,8 @@ def node_text(node: LexborNode) -> str:
 
 
 def text_len(node: LexborNode) -> int:
-    return len(node.text(deep=True, separator="", strip=True) or "")
+    """Characters of text, each text node stripped (skip_empty: the same, read faster)."""
+    return len(node.text(deep=True, separator="", strip=True, skip_empty=True) or "")
 
 
 def solid_len(text: str) -> int:
@@ -76,8 +67,13 @@ def solid_len(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
-def link_len(node: LexborNode) -> int:
-    return sum(len(a.text(deep=True, separator="", strip=True) or "") for a in node.css("a"))
+def link_len(node: LexborNode, tag: str | None = None) -> int:
+    """Characters of link text (``text_len`` of each ``<a>``). ``tag``: the node's, if known."""
+    if (tag or node.tag) == "p":
+        # A paragraph holds a few inline elements at most: walking them costs a third of a
+        # selection (which parses its selector on every call).
+        return sum(text_len(a) for a in node.traverse() if a.tag == "a")
+    return sum(text_len(a) for a in node.css("a"))
 
 
 @dataclass(slots=True)
@@ -199,9 +195,27 @@ def prune_boxes(root: LexborNode, work: Work) -> None:
 
 def find_leads(scope: LexborNode) -> list[LexborNode]:
     """Parts whose class or id names a lead (sapo, standfirst, dek, summary), in page order."""
-    return [n for n in scope.css(_LEAD_SELECTOR)
-            if LEAD_WORDS.intersection(attribute_words(
-                f"{n.attributes.get('class') or ''} {n.attributes.get('id') or ''}"))]
+    # Every part with a class or id, judged in Python on its (cached) values: twenty substring
+    # selectors cost Lexbor more than that.
+    found = []
+    last = 0
+    for node in scope.css("[class], [id]"):
+        if node.mem_id == last:  # selected once per selector it matches
+            continue
+        last = node.mem_id
+        attrs = node.attributes
+        if _names_lead(attrs.get("class") or "", attrs.get("id") or ""):
+            found.append(node)
+    return found
+
+
+@lru_cache(maxsize=16384)
+def _names_lead(cls: str, ident: str) -> bool:
+    """A class and id that name a lead: a part holds a lead's name, and a word is one."""
+    if not any(part in cls for part in _LEAD_CLASS_PARTS) and \
+            not any(part in ident for part in _LEAD_ID_PARTS):
+        return False
+    return not LEAD_WORDS.isdisjoint(attribute_words(f"{cls} {ident}"))
 
 
 def _has_prose(node: LexborNode) -> bool:
@@ -260,22 +274,27 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     nodes: dict[int, LexborNode] = {}
     prose = 0.0
     memo: dict[int, bool] = {}
+    # Where the climb stops: <html> (compared by identity, cheaper than reading every tag).
+    top_id = body.parent.mem_id if body.parent is not None else -1
     for para, text in _paragraphs(body):
         length = len(text)
         if length < 25 or _in_box(para, work, memo):
             continue
-        density = min(1.0, link_len(para) / length)
+        tag = para.tag
+        density = min(1.0, link_len(para, tag) / length)
         if density > 0.5:
             continue
         prose += length * (1.0 - density)
         score = (1.0 + _commas(text) + min(length / 100.0, 3.0)) * (1.0 - density)
-        if para.tag == "li":  # lists are read, but reference lists must not outweigh the text
+        if tag == "li":  # lists are read, but reference lists must not outweigh the text
             score *= 0.5
         ancestor = para.parent
         for share in (1.0, 0.5, 0.25):
-            if ancestor is None or ancestor.tag in ("html", "#document"):
+            if ancestor is None:
                 break
             key = ancestor.mem_id
+            if key == top_id:
+                break
             if key not in scores:
                 nodes[key] = ancestor
                 scores[key] = _tag_weight(ancestor)
@@ -286,10 +305,21 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         return body
     ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:6]
     final: dict[int, float] = {}
+    best = second = float("-inf")
     for key in ranked:
+        # The links can only lower a score (a negative one towards 0), and the candidates come
+        # best first: once one can neither be the best, nor a peer, nor change the second
+        # score, none after it can, and their text (the outer ones hold much) is not read.
+        bound = max(scores[key], 0.0)
+        if best > 0 and bound < 0.5 * best and bound <= second:
+            break
         node = nodes[key]
         length = max(1, text_len(node))
-        final[key] = scores[key] * (1.0 - min(1.0, link_len(node) / length))
+        value = final[key] = scores[key] * (1.0 - min(1.0, link_len(node) / length))
+        if value > best:
+            best, second = value, best
+        elif value > second:
+            second = value
     order = sorted(final, key=final.__getitem__, reverse=True)
     top = nodes[order[0]]
     work.top_score = final[order[0]]
@@ -360,156 +390,3 @@ def _belongs(node: LexborNode, scores: dict[int, float], threshold: float) -> bo
         return False
     density = link_len(node) / len(text)
     return density < 0.25 and (len(text) >= 80 or text.endswith((".", "!", "?", "\u201d", '"')))
-
-
-def clean_container(root: LexborNode, work: Work) -> None:
-    """Take the captions out and drop boxes, link lists and figures inside the container."""
-    # One selection for captions, figures and box headings: each pass over the tree costs.
-    found = root.css(_CLEAN_SELECTOR)
-    headings: list[LexborNode] = []
-    for node in reversed(found):
-        tag = node.tag
-        if tag == "figure":
-            # A figure holding a table or a quote is part of the text; one holding an image and
-            # a credit line is not.
-            if node.css_first("table, blockquote, pre, p, ul, ol") is None and \
-                    text_len(node) < 300:
-                work.drop(node, "figure")
-            continue
-        words = attribute_words(node.attributes.get("class") or "")
-        if tag == "figcaption" or CAPTION_WORDS.intersection(words):
-            text = clean(node_text(node))
-            if len(text) <= 600:
-                if text:
-                    work.captions.append(text)
-                node.remove()
-                continue
-        if tag in HEADINGS or tag not in ("figcaption", "img"):
-            headings.append(node)
-    work.captions.reverse()
-    for node in reversed(headings):
-        if node.parent is None:
-            continue
-        text = node_text(node)
-        if len(text) <= 200 and is_box_heading(text := clean(text)):
-            _drop_box(node, text, work)
-    _drop_link_lists(root, work)
-
-
-def _drop_link_lists(root: LexborNode, work: Work) -> None:
-    """Drop the parts of the container that are mostly link text (menus, tag lists)."""
-    candidates = root.css("ul, ol, dl, div, section, table, td, p, li")
-    # The link text under every element, from one selection of the links: a selection per
-    # candidate cost more than the rest of the cleaning together.
-    linked = _link_lengths(root)
-    root_id = root.mem_id
-    for node in reversed(candidates):
-        link = linked.get(node.mem_id, 0)
-        if link <= 0:  # no link text: never dense
-            continue
-        length = text_len(node)
-        if length == 0:
-            continue
-        density = link / length
-        limit = 0.9 if node.tag in ("p", "li") else 0.5
-        if density > limit:
-            _forget_links(node, link, length, linked, root_id)
-            work.drop(node, f"link density {density:.1f}")
-
-
-def _link_lengths(root: LexborNode) -> dict[int, int]:
-    """The text length of the links under each element of ``root`` (``link_len`` of each, by
-    ``mem_id``), from one selection: each link's length is added to its ancestors up to root."""
-    lengths: dict[int, int] = {}
-    chains: dict[int, list[int]] = {}  # a parent's mem_id -> it and its ancestors up to root
-    root_id = root.mem_id
-    for a in root.css("a"):
-        length = len(a.text(deep=True, separator="", strip=True) or "")
-        parent = a.parent
-        if length == 0 or parent is None or a.mem_id == root_id:
-            continue
-        chain = chains.get(parent.mem_id)
-        if chain is None:
-            chain = []
-            up: LexborNode | None = parent
-            while up is not None:
-                key = up.mem_id
-                chain.append(key)
-                if key == root_id:
-                    break
-                up = up.parent
-            chains[chain[0]] = chain
-        for key in chain:
-            lengths[key] = lengths.get(key, 0) + length
-    return lengths
-
-
-def _forget_links(
-    node: LexborNode, link: int, length: int, linked: dict[int, int], root_id: int
-) -> None:
-    """Keep ``linked`` true when ``node`` (``link`` link text of ``length`` text) is removed:
-    its ancestors lose its link text, and above a link that holds it, its whole text too."""
-    delta = link
-    up = node.parent
-    while up is not None:
-        key = up.mem_id
-        linked[key] = linked.get(key, 0) - delta
-        if key == root_id:
-            break
-        if up.tag == "a":
-            delta += length
-        up = up.parent
-
-
-def _drop_box(heading: LexborNode, text: str, work: Work) -> None:
-    """A box heading goes with what follows it, up to the next heading. A heading alone in its
-    wrapper ("<div class=box-title><h3>Related</h3></div>") stands for the wrapper."""
-    for _ in range(2):
-        parent = heading.parent
-        if _next_element(heading) is not None or parent is None or parent.tag == "body":
-            break
-        heading = parent
-    node = heading.next
-    work.drop(heading, f"heading '{text[:40]}'")
-    while node is not None:
-        following = node.next
-        if node.tag in HEADINGS:
-            break
-        if node.tag not in ("-text", "-comment"):
-            work.drop(node, f"under heading '{text[:40]}'")
-        node = following
-
-
-def _next_element(node: LexborNode) -> LexborNode | None:
-    following = node.next
-    while following is not None and following.tag in ("-text", "-comment"):
-        following = following.next
-    return following
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    kind: str  # "p", "heading", "li", "quote", "pre", "cell"
-    text: str
-
-
-def read_blocks(root: LexborNode) -> list[Block]:
-    """The container's text as blocks in document order: one per paragraph-like element."""
-    blocks: list[Block] = []
-    parts: list[str] = []
-    kind = "p"
-    for node in root.traverse(include_text=True):
-        tag = node.tag
-        if tag == "-text":
-            parts.append(node.text_content or "")
-        elif tag in BLOCK_TAGS or tag == "br":
-            if parts:
-                text = clean("".join(parts))
-                if text:
-                    blocks.append(Block(kind, text))
-                parts = []
-            if tag != "br":
-                kind = _KIND.get(tag, "p")
-    if parts and (text := clean("".join(parts))):
-        blocks.append(Block(kind, text))
-    return blocks
