@@ -17,8 +17,8 @@ from datetime import datetime
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.errors import NotAnArticle
-from monitor.extract.blocks import Cleaner, block_texts, is_inside, node_clean_text
-from monitor.extract.html import parse_page
+from monitor.extract.blocks import Cleaner, block_texts, node_clean_text
+from monitor.extract.html import is_inside, parse_page
 from monitor.extract.meta import PageMeta, read_meta
 from monitor.extract.profile import KINHTEDOTHI, SAPO_MARKER, SiteProfile
 from monitor.extract.text import clean, fold, parse_datetime

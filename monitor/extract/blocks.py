@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from selectolax.lexbor import LexborNode
 
+from monitor.extract.html import is_inside
 from monitor.extract.profile import JUNK_TAGS
 from monitor.extract.text import clean, fold
 from monitor.models import Removed
@@ -51,16 +52,6 @@ def _visible_len(text: str) -> int:
 
 def snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
-
-
-def is_inside(node: LexborNode, root: LexborNode) -> bool:
-    """Whether ``node`` is ``root`` or below it (a removed node no longer is)."""
-    current: LexborNode | None = node
-    while current is not None:
-        if current.mem_id == root.mem_id:
-            return True
-        current = current.parent
-    return False
 
 
 class Cleaner:

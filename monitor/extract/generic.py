@@ -42,7 +42,7 @@ from monitor.extract.generic_dom import (
 )
 from monitor.extract.generic_rules import is_box_heading, is_junk_line
 from monitor.extract.generic_select import select_parts
-from monitor.extract.html import parse
+from monitor.extract.html import is_inside, parse
 from monitor.extract.meta import PageMeta, read_meta
 from monitor.extract.text import clean, fold, fold_ascii, parse_datetime
 from monitor.extract.urls import canonicalize
@@ -215,19 +215,10 @@ def _lead_node(leads: list[LexborNode], container: LexborNode) -> LexborNode | N
         text = clean(node_text(node))
         if not 40 <= len(text) <= 1200 or link_len(node) > 0.3 * len(text):
             continue
-        if _contains(node, container) or not _in_document(node):
+        if is_inside(container, node) or not _in_document(node):
             continue
         return node
     return None
-
-
-def _contains(outer: LexborNode, inner: LexborNode) -> bool:
-    node: LexborNode | None = inner
-    while node is not None:
-        if node.mem_id == outer.mem_id:
-            return True
-        node = node.parent
-    return False
 
 
 def _in_document(node: LexborNode) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # The bytes a page may carry; anything longer is cut here, before parsing, so that one huge page
 # cannot stall a run. Fetch applies its own, smaller limit.
@@ -123,3 +123,12 @@ def parse(data: bytes | str, header_charset: str | None = None) -> LexborHTMLPar
     """Decode and parse; Lexbor repairs truncated and malformed markup as browsers do."""
     return parse_page(data, header_charset)[0]
 
+
+def is_inside(node: LexborNode, root: LexborNode) -> bool:
+    """Whether ``node`` is ``root`` or below it (a removed node no longer is)."""
+    current: LexborNode | None = node
+    while current is not None:
+        if current.mem_id == root.mem_id:
+            return True
+        current = current.parent
+    return False
