@@ -25,6 +25,7 @@ def main() -> int:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defined
         started = time.perf_counter()
         spec.loader.exec_module(module)
         code = module.main()
