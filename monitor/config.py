@@ -13,7 +13,7 @@ import os
 import tomllib
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -197,16 +197,10 @@ def loads(text: str, *, root: Path = Path("."), name: str = "config.toml") -> Co
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
-    config = _build(Config, data, "", name)
-    config = _replace_root(config, root)
+    config: Config = _build(Config, data, "", name)
+    config = replace(config, root=root)
     _check(config, name)
     return config
-
-
-def _replace_root(config: Config, root: Path) -> Config:
-    from dataclasses import replace
-
-    return replace(config, root=root)
 
 
 def _where(path: str, key: str) -> str:

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,14 +171,10 @@ def demo_config(base: str, root: Path, topics_from: Config | None) -> Config:
     text = _CONFIG.format(base=base)
     loaded = config_module.loads(text, root=root, name="demo config")
     if topics_from is not None and topics_from.topics:
-        from dataclasses import replace
-
         return replace(loaded, topics=topics_from.topics)
     fallback = config_module.loads(
         resources.files("monitor.sample").joinpath("topics.toml").read_text(encoding="utf-8")
     )
-    from dataclasses import replace
-
     return replace(loaded, topics=fallback.topics)
 
 

@@ -15,7 +15,7 @@ from selectolax.lexbor import LexborNode
 
 from monitor.extract.html import is_inside
 from monitor.extract.profile import JUNK_TAGS
-from monitor.extract.text import clean, fold
+from monitor.extract.text import clean, fold, snippet
 from monitor.models import Removed
 
 # Elements that break text into separate blocks (paragraphs, headings, list items, cells, ...).
@@ -27,7 +27,6 @@ _CONTAINERS = "div, ul, ol, table, section, p, dl"
 _INVISIBLE_TAGS = frozenset(("script", "style", "noscript", "template"))
 _WORD_SPLIT = re.compile(r"[-_]")
 _HEADING_TAIL = re.compile(r"\s*(\(\s*\d+\s*\)|:|»|›|>)\s*$")
-_SNIPPET = 80
 _HEADING_MAX = 60
 
 
@@ -48,10 +47,6 @@ def _visible_len(text: str) -> int:
     """Characters other than common whitespace: cheap, and enough for ratios and size tests."""
     return (len(text) - text.count(" ") - text.count("\n") - text.count("\t")
             - text.count("\r") - text.count("\xa0"))
-
-
-def snippet(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
 
 
 class Cleaner:

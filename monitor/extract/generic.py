@@ -38,13 +38,12 @@ from monitor.extract.generic_dom import (
     node_text,
     prune,
     prune_boxes,
-    snippet,
 )
 from monitor.extract.generic_rules import is_box_heading, is_junk_line
 from monitor.extract.generic_select import select_parts
 from monitor.extract.html import is_inside, parse
 from monitor.extract.meta import PageMeta, read_meta
-from monitor.extract.text import clean, fold, fold_ascii, parse_datetime
+from monitor.extract.text import clean, fold, fold_ascii, parse_datetime, snippet
 from monitor.extract.urls import canonicalize
 from monitor.models import Article, Removed
 

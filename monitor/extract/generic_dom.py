@@ -27,7 +27,7 @@ from monitor.extract.generic_rules import (
     is_positive,
 )
 from monitor.extract.generic_select import SEMANTIC_ROLES, SEMANTIC_TAGS, PageParts, attached
-from monitor.extract.text import clean
+from monitor.extract.text import snippet
 from monitor.models import Removed
 
 # Elements whose class never makes them a box worth judging (or that are never removed).
@@ -39,18 +39,12 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-_SNIPPET = 80
 _COMMAS = re.compile(r"[,،，、]")
 
 
 def _commas(text: str) -> int:
     # The regex only for text that may hold the other scripts' commas; str.count is faster.
     return text.count(",") if text.isascii() else len(_COMMAS.findall(text))
-
-
-def snippet(text: str) -> str:
-    text = clean(text[:400])
-    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
 
 
 def node_text(node: LexborNode) -> str:

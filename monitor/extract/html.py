@@ -75,13 +75,6 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def decode(data: bytes | str, header_charset: str | None = None) -> str:
-    """Page bytes to text; never raises on bad bytes (they become U+FFFD)."""
-    if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    return utf8(data, header_charset).decode("utf-8", errors="replace")
-
-
 def utf8(data: bytes | str, header_charset: str | None = None) -> bytes:
     """The page as UTF-8 bytes, what Lexbor parses fastest; at most MAX_HTML_BYTES."""
     if isinstance(data, str):

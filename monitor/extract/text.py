@@ -61,6 +61,16 @@ def _fold_word(match: re.Match[str]) -> str:
     return folded if len(folded) == len(word) else word
 
 
+_SNIPPET = 80
+
+
+def snippet(text: str) -> str:
+    """A short, cleaned excerpt of a dropped piece, for `monitor inspect` (only its start is
+    cleaned: a dropped box may be long)."""
+    text = clean(text[:400])
+    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
+
+
 def fold(text: str) -> str:
     """Matching key: NFC, lower case, tone-mark placement made canonical. Length-preserving."""
     return _WORD.sub(_fold_word, nfc(text).lower())
