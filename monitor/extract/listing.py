@@ -57,17 +57,14 @@ def _link_title(anchor: LexborNode) -> str:
     return (img.attributes.get("alt") or "").strip() if img is not None else ""
 
 
-def _item(anchor: LexborNode, ident: str, base: str) -> LexborNode:
+def _item(anchor: LexborNode, ident: str, ids_of: dict[int, str | None]) -> LexborNode:
     """The largest ancestor whose article links all point at ``ident``: the item's card."""
     item = anchor
     for _ in range(_ITEM_LEVELS):
         parent = item.parent
         if parent is None or parent.tag in ("body", "html"):
             break
-        ids = {
-            article_id(canonicalize(a.attributes.get("href") or "", base) or "")
-            for a in parent.css("a[href]")
-        }
+        ids = {ids_of.get(a.mem_id) for a in parent.css("a[href]")}
         ids.discard(None)
         if ids != {ident}:
             break
@@ -116,19 +113,24 @@ def extract(
     own = (urlsplit(url).hostname or "").lower().removeprefix("www.")
     allowed = {h.lower().removeprefix("www.") for h in (hosts or ())} | {own}
     found: dict[str, ListingLink] = {}
-    for anchor in tree.css("a[href]"):
-        canonical = canonicalize(anchor.attributes.get("href") or "", url)
+    anchors = tree.css("a[href]")
+    # Each link's canonical URL and identity, computed once: finding an item's card asks
+    # for the identities of every link around it.
+    urls = {a.mem_id: canonicalize(a.attributes.get("href") or "", url) for a in anchors}
+    ids_of = {key: article_id(u) if u else None for key, u in urls.items()}
+    for anchor in anchors:
+        canonical = urls[anchor.mem_id]
         if canonical is None:
             continue
         host = (urlsplit(canonical).hostname or "").removeprefix("www.")
-        ident = article_id(canonical)
+        ident = ids_of[anchor.mem_id]
         if ident is None or host not in allowed or _in_navigation(anchor):
             continue
         known = found.get(ident)
         if known is not None and known.title:
             continue
         title = _link_title(anchor)
-        item = _item(anchor, ident, url)
+        item = _item(anchor, ident, ids_of)
         published = (known.published_at if known else None) or _item_time(item, now)
         # Keep the first position; a later link of the same article only fills a missing title.
         found[ident] = ListingLink(url=known.url if known else canonical, title=title,
