@@ -5,6 +5,9 @@ Everything runs in C where selectolax allows it (CSS selection, ``text()``); Pyt
 only the nodes a selector returned and a few ancestors of each paragraph. Each ``css()`` call
 parses its selector and walks its whole subtree, so one selection serves several steps where it
 can. Nothing recurses in Python over the DOM, so a page nested 50,000 levels deep is no danger.
+(A flat copy of the page was tried instead: one Python walk into parallel lists, every step then
+on slices of them. The walk alone cost 1.1 to 2 ms a page, against 0.6 to 0.9 ms for parsing,
+and the extractor as a whole came out 15% slower than this one, so it was not kept.)
 
 Nodes are detached with ``remove()``: a detached node's descendants stay valid objects, so the
 handles a selector returned before a removal never point at freed memory. Lists are walked in
