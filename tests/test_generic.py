@@ -122,6 +122,21 @@ def test_the_site_dateline_is_removed_from_the_lead() -> None:
     assert not any(b.startswith("Kinhtedothi") for b in article.body)
 
 
+def test_text_after_a_block_is_its_own_line_and_a_button_is_not_the_author() -> None:
+    paragraph = "<p>Đoạn văn thân bài có đủ độ dài, có dấu phẩy, và nội dung rõ ràng.</p>"
+    html = (
+        "<html><body><h1>Tiêu đề bài</h1><div class='article'>" + paragraph * 4
+        + "<div><p>Hội nghị kết thúc lúc 17 giờ.</p>Chiều cùng ngày, đoàn về Hà Nội.</div>"
+        + "<p>Tinh gọn bộ máy</p><a href='/x'>Learn More</a></div></body></html>"
+    )
+    article = extract_generic_html(html, "https://example.org/a")
+    # Once glued as "...17 giờ.Chiều cùng ngày..." (the walk sees no end tags).
+    assert "Hội nghị kết thúc lúc 17 giờ." in article.body
+    assert "Chiều cùng ngày, đoàn về Hà Nội." in article.body
+    assert article.author is None  # not "Learn More", nor the words before it
+    assert "Learn More" not in " ".join(article.body)
+
+
 def test_the_tree_form_and_the_html_form_agree() -> None:
     html = (GENERIC / "en-split-layout.html").read_bytes()
     url = "https://railreview.example.com/2025/05/night-trains"

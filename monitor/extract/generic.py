@@ -39,7 +39,7 @@ from monitor.extract.generic_dom import (
     prune,
     prune_boxes,
 )
-from monitor.extract.generic_rules import is_box_heading, is_junk_line
+from monitor.extract.generic_rules import is_box_heading, is_call_to_action, is_junk_line
 from monitor.extract.generic_select import select_parts
 from monitor.extract.html import is_inside, parse
 from monitor.extract.meta import PageMeta, read_meta
@@ -113,7 +113,8 @@ def _extract(tree: LexborHTMLParser, url: str) -> Article:
     blocks = _filter(read_blocks(container), title, sapo, meta.author, work)
     texts = [b.text for b in blocks]
     signature = None
-    if texts and _SIGNATURE.match(texts[-1]) and len(texts) > 3:
+    if texts and _SIGNATURE.match(texts[-1]) and len(texts) > 3 and \
+            not is_call_to_action(texts[-1]):
         # A name alone on the last line ("Hà Phong") signs the article: the author, not the text.
         signature = texts.pop()
         work.removed.append(Removed(signature, "signature"))

@@ -166,16 +166,25 @@ def read_blocks(root: LexborNode) -> list[Block]:
     kind = "p"
     for node in root.traverse(include_text=True):
         tag = node.tag
-        if tag == "-text":
-            parts.append(node.text_content or "")
-        elif tag in BLOCK_TAGS or tag == "br":
+        if tag in BLOCK_TAGS or tag == "br":
             if parts:
-                text = clean("".join(parts))
-                if text:
-                    blocks.append(Block(kind, text))
+                _flush(parts, kind, blocks)
                 parts = []
             if tag != "br":
                 kind = _KIND.get(tag, "p")
-    if parts and (text := clean("".join(parts))):
-        blocks.append(Block(kind, text))
+            continue
+        if parts and (before := node.prev) is not None and before.tag in BLOCK_TAGS:
+            # Text after a block, in its parent ("<div><p>One.</p>Two</div>"): the walk sees no
+            # end tags, so this is where the block before it ended.
+            _flush(parts, kind, blocks)
+            parts, kind = [], "p"
+        if tag == "-text":
+            parts.append(node.text_content or "")
+    if parts:
+        _flush(parts, kind, blocks)
     return blocks
+
+
+def _flush(parts: list[str], kind: str, blocks: list[Block]) -> None:
+    if text := clean("".join(parts)):
+        blocks.append(Block(kind, text))

@@ -114,12 +114,29 @@ _JUNK_LINE = re.compile(
     r"share on \w+|tweet|print|email|e-mail|copy link|link copied|pin it|"
     r"click to (?:share|print|email)[\w\s()]*|opens? in (?:a )?new (?:tab|window)|"
     r"read more|read full (?:story|article)|continue reading|loading\W*|"
+    r"learn more|find out more|get started|contact us|book a demo|request a demo|"
+    r"get a (?:free )?quote|(?:start (?:your )?)?free trial|(?:shop|buy|order|download) now|"
     r"(?:sign up|subscribe)(?: now| today| here)?|log ?in|sign ?in|register|"
     r"follow us(?: on [\w\s]+)?|like us on facebook|skip to (?:main )?content|"
     r"back to top|go to top|scroll to top|top|next|previous|prev|chia sẻ|"
     r"xem thêm|đọc thêm|bình luận|theo dõi|in bài|gửi bài|lưu|"
     r"(?:image|photo|picture)(?: credit)?s?:.{0,60}|(?:source|nguồn|ảnh):.{0,60})$"
 )
+
+
+# Words of a call to action ("Learn More", "Free Trial", "View Webcam"): a short capitalised last
+# line holding one is a button, not the name that signs the article.
+_ACTION_WORDS = frozenset(
+    """
+    learn more find get view see read watch start free trial book demo quote contact call
+    shop buy order download subscribe join sign try explore discover request apply register
+    click visit follow share donate back top next previous home menu login now here
+    """.split()
+)
+
+
+def is_call_to_action(line: str) -> bool:
+    return not _ACTION_WORDS.isdisjoint(line.casefold().split())
 
 
 @lru_cache(maxsize=16384)
