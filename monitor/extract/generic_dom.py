@@ -30,6 +30,7 @@ from monitor.extract.generic_rules import (
     is_positive,
 )
 from monitor.extract.generic_select import SEMANTIC_ROLES, SEMANTIC_TAGS, PageParts, attached
+from monitor.extract.html import climb
 from monitor.extract.text import snippet
 from monitor.models import Removed
 
@@ -152,26 +153,17 @@ def _box_word(node: LexborNode, work: Work) -> str | None:
 def _in_box(para: LexborNode, work: Work, memo: dict[int, bool]) -> bool:
     """Whether a paragraph sits in a part whose class names boilerplate (comments, related,
     sidebar, ...): such paragraphs do not vote for the container. Each ancestor is judged once
-    per page, walking up without recursion."""
-    chain: list[int] = []
-    node: LexborNode | None = para.parent
-    verdict = False
-    while node is not None:
-        key = node.mem_id
-        if key in memo:
-            verdict = memo[key]
-            break
-        chain.append(key)
+    per page (``memo``)."""
+
+    def boxed(node: LexborNode) -> bool | None:
         word = _box_word(node, work)
         if word is not None and (
             word.startswith("comment") or solid_len(node_text(node)) <= 0.5 * work.page_chars
         ):
-            verdict = True
-            break
-        node = node.parent
-    for key in chain:
-        memo[key] = verdict
-    return verdict
+            return True
+        return None  # not a box: its parent decides
+
+    return climb(para.parent, memo, boxed)
 
 
 def prune_boxes(root: LexborNode, work: Work) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
+from monitor.extract.html import climb
+
 # Never content; removed before anything else is looked at.
 _INVISIBLE_TAGS = frozenset(
     "script style noscript template svg iframe object embed canvas button input select textarea "
@@ -92,24 +94,10 @@ def _boilerplate_matches(tag: str, attrs: dict[str, str | None]) -> int:
 
 
 def attached(nodes: list[LexborNode], root: LexborNode) -> list[LexborNode]:
-    """The nodes still under ``root`` (a removed part's nodes stay valid, detached with it).
-    Each ancestor is judged once, walking up without recursion."""
-    root_id = root.mem_id
-    memo: dict[int, bool] = {root_id: True}
-    kept = []
-    for node in nodes:
-        chain: list[int] = []
-        up: LexborNode | None = node
-        verdict = False
-        while up is not None:
-            key = up.mem_id
-            if key in memo:
-                verdict = memo[key]
-                break
-            chain.append(key)
-            up = up.parent
-        for key in chain:
-            memo[key] = verdict
-        if verdict:
-            kept.append(node)
-    return kept
+    """The nodes still under ``root`` (a removed part's nodes stay valid, detached with it)."""
+    memo = {root.mem_id: True}
+    return [node for node in nodes if climb(node, memo, _undecided)]
+
+
+def _undecided(node: LexborNode) -> None:
+    return None  # only reaching ``root`` (in the memo) decides

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -125,3 +126,29 @@ def is_inside(node: LexborNode, root: LexborNode) -> bool:
             return True
         current = current.parent
     return False
+
+
+def climb(
+    start: LexborNode | None, memo: dict[int, bool], judge: Callable[[LexborNode], bool | None]
+) -> bool:
+    """A verdict on ``start`` and its ancestors, walking up without recursion: the first node
+    that ``judge`` decides (True or False) or that ``memo`` already holds gives it, and the top
+    of the tree without one gives False. Every node passed on the way is memoised with the
+    verdict, so over many starts on one page each ancestor is judged once."""
+    chain: list[int] = []
+    node = start
+    verdict = False
+    while node is not None:
+        key = node.mem_id
+        if key in memo:
+            verdict = memo[key]
+            break
+        chain.append(key)
+        decided = judge(node)
+        if decided is not None:
+            verdict = decided
+            break
+        node = node.parent
+    for key in chain:
+        memo[key] = verdict
+    return verdict
