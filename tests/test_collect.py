@@ -4,7 +4,6 @@ pages and 40 articles: discovery, conditional re-checks, diffs, failures, refusa
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,6 @@ from monitor.config import Config
 from monitor.store import articles as store
 from monitor.store import db
 from monitor.store import runs as run_store
-
-
-@pytest.fixture
-def site() -> FixtureSite:
-    # Published 3 h apart, the newest 30 min ago: 16 of 40 inside the 48 h re-check window.
-    return FixtureSite(articles_count=40, per_page=14)
-
-
-@pytest.fixture
-def server(site: FixtureSite) -> Iterator[SiteServer]:
-    with SiteServer(site) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,6 @@ from monitor.cli import main
 from monitor.store import db
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def site() -> FixtureSite:
-    return FixtureSite(articles_count=40, per_page=14)
-
-
-@pytest.fixture
-def server(site: FixtureSite) -> Iterator[SiteServer]:
-    with SiteServer(site) as srv:
-        yield srv
 
 
 def cli(*args: str) -> tuple[int, str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -34,12 +33,6 @@ def fast(**changes: object) -> FetchConfig:
 @pytest.fixture
 def site() -> FixtureSite:
     return FixtureSite(articles_count=3)
-
-
-@pytest.fixture
-def server(site: FixtureSite) -> Iterator[SiteServer]:
-    with SiteServer(site) as srv:
-        yield srv
 
 
 def get(server: SiteServer, path: str, *, config: FetchConfig | None = None,

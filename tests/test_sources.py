@@ -4,7 +4,6 @@ parsed defensively."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -50,17 +49,6 @@ class Memory(MemoryRobots):
 
     def is_known(self, ident: str) -> bool:
         return ident in self.known
-
-
-@pytest.fixture
-def site() -> FixtureSite:
-    return FixtureSite(articles_count=40, per_page=14)
-
-
-@pytest.fixture
-def server(site: FixtureSite) -> Iterator[SiteServer]:
-    with SiteServer(site) as srv:
-        yield srv
 
 
 def run(server: SiteServer, memory: Memory, *, kind: str = "listing", path: str = "/xay-dung-dang",
