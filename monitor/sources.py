@@ -29,7 +29,7 @@ from monitor.config import SourceConfig
 from monitor.errors import BlockedError, ExtractError, FetchError, MonitorError, RefusedError
 from monitor.extract import extract_listing
 from monitor.extract.text import clean, parse_iso
-from monitor.extract.urls import article_id, canonicalize
+from monitor.extract.urls import article_id, bare_host, canonicalize, host_of
 from monitor.fetch import Fetcher, Response, Validators
 from monitor.models import ArticleRef
 
@@ -230,8 +230,7 @@ def make_ref(url: str, source: str, hosts: tuple[str, ...], *, base: str | None 
     canonical = canonicalize(url, base)
     if canonical is None:
         return None
-    host = canonical.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
-    if host not in {h.lower().removeprefix("www.") for h in hosts}:
+    if host_of(canonical) not in {bare_host(h) for h in hosts}:
         return None
     ident = article_id(canonical)
     if ident is None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -44,7 +43,7 @@ from monitor.extract.generic_select import select_parts
 from monitor.extract.html import is_inside, parse
 from monitor.extract.meta import PageMeta, read_meta
 from monitor.extract.text import clean, fold, fold_ascii, parse_datetime, snippet
-from monitor.extract.urls import canonicalize
+from monitor.extract.urls import canonicalize, host_of
 from monitor.models import Article, Removed
 
 log = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def _title(h1: list[LexborNode], meta: PageMeta, url: str) -> str:
 
 def _site_keys(meta: PageMeta, url: str) -> set[str]:
     keys = set()
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    host = host_of(url)
     if host:
         keys.add(_COMPACT.sub("", host))
         keys.add(_COMPACT.sub("", host.split(".")[0]))

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract.blocks import node_clean_text
 from monitor.extract.html import parse_page
 from monitor.extract.text import fold, parse_datetime
-from monitor.extract.urls import article_id, canonicalize
+from monitor.extract.urls import article_id, bare_host, canonicalize, host_of
 from monitor.models import Listing, ListingLink
 
 _NAV_TAGS = frozenset(("nav", "header", "footer"))
@@ -95,8 +95,7 @@ def _next_page(tree: LexborHTMLParser, base: str, allowed: set[str]) -> str | No
         if not href or href.startswith(("#", "javascript:")):
             continue
         url = urljoin(base, href.strip())
-        host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-        if host in allowed and url.split("#")[0] != base.split("#")[0]:
+        if host_of(url) in allowed and url.split("#")[0] != base.split("#")[0]:
             return url.split("#")[0]
     return None
 
@@ -110,8 +109,7 @@ def extract(
     now: datetime | None = None,
 ) -> Listing:
     tree, warnings = parse_page(html, header_charset)
-    own = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-    allowed = {h.lower().removeprefix("www.") for h in (hosts or ())} | {own}
+    allowed = {bare_host(h) for h in (hosts or ())} | {host_of(url)}
     found: dict[str, ListingLink] = {}
     anchors = tree.css("a[href]")
     # Each link's canonical URL and identity, computed once: finding an item's card asks
@@ -122,9 +120,8 @@ def extract(
         canonical = urls[anchor.mem_id]
         if canonical is None:
             continue
-        host = (urlsplit(canonical).hostname or "").removeprefix("www.")
         ident = ids_of[anchor.mem_id]
-        if ident is None or host not in allowed or _in_navigation(anchor):
+        if ident is None or host_of(canonical) not in allowed or _in_navigation(anchor):
             continue
         known = found.get(ident)
         if known is not None and known.title:

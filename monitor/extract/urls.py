@@ -24,6 +24,19 @@ _NOT_ARTICLES = re.compile(
 )
 
 
+def bare_host(host: str) -> str:
+    """A host name the way sites are compared here: lower case, without ``www.``."""
+    return host.lower().removeprefix("www.")
+
+
+def host_of(url: str) -> str:
+    """The bare host of a URL (``bare_host``); "" when it has none or cannot be parsed."""
+    try:
+        return bare_host(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""
+
+
 def canonicalize(url: str, base: str | None = None) -> str | None:
     """Absolute https URL without query, fragment or ``www.``; None if not http(s)."""
     try:
@@ -33,7 +46,7 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    host = parts.hostname.lower().removeprefix("www.")
+    host = bare_host(parts.hostname)
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     path = re.sub(r"/{2,}", "/", parts.path or "/")
@@ -60,12 +73,6 @@ def article_id(url: str) -> str | None:
 
 def is_article_url(url: str, hosts: tuple[str, ...] | None = None) -> bool:
     """True for a URL of one of the three article shapes, on one of ``hosts`` when given."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    if hosts is not None and host_of(url) not in {bare_host(h) for h in hosts}:
         return False
-    if hosts is not None:
-        host = (parts.hostname or "").lower().removeprefix("www.")
-        if host not in {h.lower().removeprefix("www.") for h in hosts}:
-            return False
     return article_id(url) is not None
