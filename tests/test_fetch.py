@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,10 +21,11 @@ from monitor.errors import (
     RobotsDisallowed,
     TooLarge,
 )
-from monitor.fetch import Fetcher, Response, Validators
-from monitor.fetch_policy import DISALLOW_ALL, MemoryRobots
+from monitor.fetch import Fetcher, Response, Sleep, Validators
+from monitor.fetch_policy import DISALLOW_ALL, MemoryRobots, Resolver
 
 LOCAL = SiteConfig(allowed_hosts=("127.0.0.1",))
+KINHTEDOTHI = SiteConfig(allowed_hosts=("kinhtedothi.vn",))
 
 
 def fast(**changes: object) -> FetchConfig:
@@ -42,6 +44,23 @@ def get(server: SiteServer, path: str, *, config: FetchConfig | None = None,
         async with Fetcher(site, config or fast(), robots=robots) as fetcher:
             return await fetcher.get(server.url(path), accept=accept,  # type: ignore[arg-type]
                                      validators=validators)
+
+    return asyncio.run(go())
+
+
+def _ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": "text/html"})
+
+
+def mock_get(url: str, handler: Callable[[httpx.Request], httpx.Response] = _ok, *,
+             site: SiteConfig = KINHTEDOTHI, config: FetchConfig | None = None,
+             resolver: Resolver | None = None, sleep: Sleep = asyncio.sleep) -> Response:
+    """One GET of ``url`` through a Fetcher whose network is ``handler``: for what a local
+    server cannot be (a named host, a name's addresses, a slept wait)."""
+    async def go() -> Response:
+        async with Fetcher(site, config or fast(), transport=httpx.MockTransport(handler),
+                           resolver=resolver, sleep=sleep) as fetcher:
+            return await fetcher.get(url)
 
     return asyncio.run(go())
 
@@ -70,12 +89,7 @@ def test_the_user_agent_names_the_monitor_and_a_contact() -> None:
         seen.append(request)
         return httpx.Response(200, text="", headers={"content-type": "text/html"})
 
-    async def go() -> None:
-        site = SiteConfig(allowed_hosts=("kinhtedothi.vn",))
-        async with Fetcher(site, fast(), transport=httpx.MockTransport(handler)) as fetcher:
-            await fetcher.get("https://kinhtedothi.vn/a-b-c-d.123456.html")
-
-    asyncio.run(go())
+    mock_get("https://kinhtedothi.vn/a-b-c-d.123456.html", handler)
     agent = seen[-1].headers["user-agent"]
     assert agent.startswith("kinhtedothi-monitor/") and "@" in agent
 
@@ -133,13 +147,9 @@ def test_429_waits_at_least_retry_after() -> None:
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    async def go() -> Response:
-        site = SiteConfig(allowed_hosts=("kinhtedothi.vn",))
-        async with Fetcher(site, fast(max_retry_seconds=10.0), sleep=fake_sleep,
-                           transport=httpx.MockTransport(handler)) as fetcher:
-            return await fetcher.get("https://kinhtedothi.vn/x")
-
-    assert asyncio.run(go()).attempts == 2
+    response = mock_get("https://kinhtedothi.vn/x", handler,
+                        config=fast(max_retry_seconds=10.0), sleep=fake_sleep)
+    assert response.attempts == 2
     assert max(slept) >= 3.0
 
 
@@ -188,35 +198,23 @@ def test_a_redirect_on_an_allowed_host_is_followed(server: SiteServer,
 
 def test_a_host_outside_allowed_hosts_is_never_asked(server: SiteServer) -> None:
     with pytest.raises(HostNotAllowed):
-        get(server, "/", site=SiteConfig(allowed_hosts=("kinhtedothi.vn",)))
+        get(server, "/", site=KINHTEDOTHI)
 
 
 def test_a_listed_name_resolving_to_a_private_address_is_refused() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         return ["10.1.2.3"]
 
-    async def go() -> None:
-        site = SiteConfig(allowed_hosts=("kinhtedothi.vn",))
-        transport = httpx.MockTransport(lambda r: httpx.Response(200))
-        async with Fetcher(site, fast(), transport=transport, resolver=resolver) as fetcher:
-            await fetcher.get("https://kinhtedothi.vn/x")
-
     with pytest.raises(HostNotAllowed, match=r"10\.1\.2\.3"):
-        asyncio.run(go())
+        mock_get("https://kinhtedothi.vn/x", resolver=resolver)
 
 
 def test_a_private_address_listed_explicitly_is_allowed() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         return ["10.1.2.3"]
 
-    async def go() -> Response:
-        site = SiteConfig(allowed_hosts=("intranet.test", "10.1.2.3"))
-        transport = httpx.MockTransport(
-            lambda r: httpx.Response(200, headers={"content-type": "text/html"}))
-        async with Fetcher(site, fast(), transport=transport, resolver=resolver) as fetcher:
-            return await fetcher.get("https://intranet.test/x")
-
-    assert asyncio.run(go()).status == 200
+    site = SiteConfig(allowed_hosts=("intranet.test", "10.1.2.3"))
+    assert mock_get("https://intranet.test/x", site=site, resolver=resolver).status == 200
 
 
 def test_a_path_disallowed_by_robots_txt_is_not_fetched(server: SiteServer,
@@ -371,11 +369,5 @@ def test_a_name_that_does_not_resolve_is_a_fetch_failure() -> None:
     async def resolver(host: str, port: int) -> list[str]:
         raise OSError(-2, "Name or service not known")
 
-    async def go() -> None:
-        site = SiteConfig(allowed_hosts=("kinhtedothi.vn",))
-        transport = httpx.MockTransport(lambda r: httpx.Response(200))
-        async with Fetcher(site, fast(), transport=transport, resolver=resolver) as fetcher:
-            await fetcher.get("https://kinhtedothi.vn/x")
-
     with pytest.raises(FetchError, match=r"cannot resolve 'kinhtedothi\.vn'"):
-        asyncio.run(go())
+        mock_get("https://kinhtedothi.vn/x", resolver=resolver)
