@@ -139,15 +139,19 @@ def _drop_small(node: LexborNode, reason: str, work: Work) -> None:
         node.remove()
 
 
-def _box_word(node: LexborNode, work: Work) -> str | None:
-    """The boilerplate word of a node's class or id, None for the article's own wrappers."""
+def _class_word(node: LexborNode, work: Work) -> str | None:
+    """The boilerplate word of a node's class or id; None for tags that are never boxes and for
+    the article's own wrappers."""
     if node.tag in _NOT_BOXES or node.mem_id in work.protected:
         return None
     attrs = node.attributes
-    word = attribute_verdict(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
-    if word is None or word in WEAK_WORDS:
-        return None
-    return word
+    return attribute_verdict(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+
+
+def _box_word(node: LexborNode, work: Work) -> str | None:
+    """The class word, unless it is a weak one (a weak word alone does not make a box)."""
+    word = _class_word(node, work)
+    return None if word is None or word in WEAK_WORDS else word
 
 
 def _in_box(para: LexborNode, work: Work, memo: dict[int, bool]) -> bool:
@@ -169,10 +173,7 @@ def _in_box(para: LexborNode, work: Work, memo: dict[int, bool]) -> bool:
 def prune_boxes(root: LexborNode, work: Work) -> None:
     """Remove the parts of the container whose class or id names boilerplate."""
     for node in reversed(root.css("[class], [id]")):
-        if node.tag in _NOT_BOXES or node.mem_id in work.protected:
-            continue
-        attrs = node.attributes
-        word = attribute_verdict(f"{attrs.get('class') or ''} {attrs.get('id') or ''}")
+        word = _class_word(node, work)
         if word is None:
             continue
         # A comment section is dropped even when it is long: that is where long ones are.
@@ -209,8 +210,7 @@ def _names_lead(cls: str, ident: str) -> bool:
 
 def _has_prose(node: LexborNode) -> bool:
     """Holds a paragraph of real text (a weak class word does not outweigh that)."""
-    return any(len(p.text(deep=True, separator="", strip=True) or "") >= 120
-               for p in node.css("p"))
+    return any(text_len(p) >= 120 for p in node.css("p"))
 
 
 def _tag_weight(node: LexborNode) -> float:
