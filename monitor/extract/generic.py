@@ -106,7 +106,7 @@ def _extract(tree: LexborHTMLParser, url: str) -> Article:
     container = choose_container(body, work)
     prune_boxes(container, work)
     work.semantic = _semantic(container)
-    lead_node = _lead_node(find_leads(_scope(container)), container)
+    lead_node = _lead_node(find_leads(_scope(container)), container, tree.root)
     sapo = clean(node_text(lead_node)) if lead_node is not None else ""
     clean_container(container, work)
     blocks = _filter(read_blocks(container), title, sapo, meta.author, work)
@@ -206,28 +206,21 @@ def _scope(container: LexborNode) -> LexborNode:
     return node
 
 
-def _lead_node(leads: list[LexborNode], container: LexborNode) -> LexborNode | None:
-    """The first lead-named part of plausible length that is not the container itself."""
+def _lead_node(
+    leads: list[LexborNode], container: LexborNode, document: LexborNode | None
+) -> LexborNode | None:
+    """The first lead-named part of plausible length that is not the container itself, nor in
+    it, and still in the ``document`` (a removed part's nodes stay valid, detached)."""
     for node in leads:
         if node.parent is None or node.tag in ("h1", "body", "html"):
             continue
         text = clean(node_text(node))
         if not 40 <= len(text) <= 1200 or link_len(node) > 0.3 * len(text):
             continue
-        if is_inside(container, node) or not _in_document(node):
+        if is_inside(container, node) or document is None or not is_inside(node, document):
             continue
         return node
     return None
-
-
-def _in_document(node: LexborNode) -> bool:
-    """Not under a part that was removed (a removed part's nodes stay valid, detached)."""
-    current: LexborNode | None = node
-    while current is not None:
-        if current.tag == "html":
-            return True
-        current = current.parent
-    return False
 
 
 def _lead_from_text(first: str, meta: PageMeta, url: str) -> str:
