@@ -228,18 +228,13 @@ def _lead_from_text(first: str, meta: PageMeta, url: str) -> str:
     page's description."""
     if _strip_dateline(first, meta, url) != first:
         return first
-    description = _fold(meta.description or "").rstrip(" .…")
+    description = fold(meta.description or "").rstrip(" .…")
     if len(description) >= 40:
         start = description[:120]
-        key = _fold(_head(first, len(start)))
+        key = fold(_head(first, len(start)))
         if key.startswith(start) and len(first) < 1.5 * len(description) + 20:
             return first
     return ""
-
-
-def _fold(text: str) -> str:
-    # fold calls back into Python for every word; ASCII text only needs lower case.
-    return text.lower() if text.isascii() else fold(text)
 
 
 def _head(text: str, size: int) -> str:

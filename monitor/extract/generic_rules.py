@@ -191,14 +191,9 @@ def attribute_words(value: str) -> frozenset[str]:
     return frozenset(w for w in _SPLIT.split(_CAMEL.sub("-", value).lower()) if w)
 
 
-def _key(text: str) -> str:
-    # fold is only needed for Vietnamese tone marks; ASCII text needs lower case alone.
-    return text.lower() if text.isascii() else fold(text)
-
-
 def heading_key(text: str) -> str:
     """A heading's matching key: folded, decorations and counts removed."""
-    key = _key(text)
+    key = fold(text)
     # The tail pattern is tried at every position of the text, which costs more than the rest
     # of the check; it can only remove something when the text ends in one of its characters.
     if key and (key[-1] in _TAIL_ENDS or key[-1].isspace()):
@@ -229,4 +224,4 @@ _TAIL_ENDS = frozenset(":»›>→-–|)")
 
 
 def is_junk_line(text: str) -> bool:
-    return len(text) <= 80 and bool(_JUNK_LINE.match(_key(text).strip(" .:|»›>")))
+    return len(text) <= 80 and bool(_JUNK_LINE.match(fold(text).strip(" .:|»›>")))

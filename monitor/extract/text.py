@@ -73,6 +73,8 @@ def snippet(text: str) -> str:
 
 def fold(text: str) -> str:
     """Matching key: NFC, lower case, tone-mark placement made canonical. Length-preserving."""
+    if text.isascii():  # no tone marks: the key is the lower case (the word walk is slow)
+        return text.lower()
     return _WORD.sub(_fold_word, nfc(text).lower())
 
 
