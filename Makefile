@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]' || echo "trafilatura not installable: benchmarks run without it"
+	$(BIN)/python -m pip install --quiet -e '.[bench-reference]' || echo "resiliparse not installable: eval_generic runs without the compiled reference"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -4,10 +4,11 @@ with trafilatura (when installed: `pip install -e '.[bench]'`) on the same pages
     .venv/bin/python benchmarks/eval_generic.py [--limit N] [--worst 10] [--no-trafilatura]
                                                 [--no-resiliparse]
 
-Resiliparse, when installed (also in the bench extra), runs beside them as a reference: a
-main-content extractor written in C++ on the same Lexbor parser, with its own encoding
-detection, as ours and trafilatura's have. It tells what a compiled extractor's speed is on this
-machine, which is the yardstick for the throughput target; it is never a runtime dependency.
+Resiliparse, when installed (`pip install -e '.[bench-reference]'`, which `make bench` does),
+runs beside them as a reference: a main-content extractor written in C++ on the same Lexbor
+parser, with its own encoding detection, as ours and trafilatura's have. It tells what a
+compiled extractor's speed is on this machine, which is the yardstick for the throughput target;
+it is never a runtime dependency.
 
 Predictions go to benchmarks/out/<extractor>.jsonl and are scored with ../shared/eval/score.py
 (word 4-gram precision/recall/F1, `with` and `without` snippets). Pages are read into memory
