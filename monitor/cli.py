@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $MONITOR_CONFIG, else ./config.toml)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv for debug)")
+                        help="more log output: -v the per-page and per-request lines, -vv debug")
+    parser.add_argument("--log-format", choices=("text", "json"),
+                        help="log lines as text or one JSON object each (default: [serve] "
+                        "log_format for `serve`, else text)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("run", help="one collect then one deliver")
@@ -71,10 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(args: argparse.Namespace, config: Config | None = None) -> None:
+    """Log lines go to stderr; ``serve`` logs its run, digest and alert lines by default."""
+    from monitor.logs import setup
+
+    fmt = args.log_format or (config.serve.log_format if config else "text")
+    setup(args.verbose, fmt, stream=sys.stderr, events=config is not None)
 
 
 Handler = Callable[[argparse.Namespace, Callable[[], Config], TextIO], int]
@@ -127,6 +132,7 @@ def _check(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) 
 def _serve(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
     from monitor.scheduler import serve_command
 
+    _setup_logging(args, config())
     return serve_command(config(), out=out)
 
 
@@ -150,7 +156,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         args = build_parser().parse_args(argv)
         if not args.command:
             raise UsageError("a command is required, e.g. `monitor run` (see `monitor --help`)")
-        _setup_logging(args.verbose)
+        _setup_logging(args)
         cached: list[Config] = []
 
         def config() -> Config:

@@ -135,6 +135,11 @@ class ServeConfig:
     collect_every_minutes: int = 30
     # After this many consecutive failures of a source, `monitor status` marks it ALERT.
     alert_after_failures: int = 3
+    # The HTTP endpoint (/healthz, /metrics): off while the port is 0.
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    # "text" (one line per event) or "json" (one JSON object per line, for journald, Loki, ELK).
+    log_format: Literal["text", "json"] = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +370,8 @@ def _check(config: Config, name: str) -> None:
     for key in ("min_delay_seconds", "jitter_seconds", "timeout_seconds", "backoff_seconds"):
         if getattr(config.fetch, key) < 0:
             fail(f"[fetch] {key}", "expected a number of at least 0")
+    if not 0 <= config.serve.http_port <= 65535:
+        fail("[serve] http_port", "expected a port number from 1 to 65535, or 0 for no endpoint")
     if config.fetch.concurrency < 1:
         fail("[fetch] concurrency", "expected a whole number of at least 1")
 
