@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError
 from monitor.extract import extract_article, extract_listing
+from monitor.extract.html import parse
 from monitor.extract.text import VN_TZ, format_local
 from monitor.models import Article, Listing, Relevance
 
@@ -32,9 +34,32 @@ _MARKUP = re.compile(rb"<(?:!doctype|!--|html|head|body|meta|title|div|p|a|span|
 @dataclass(frozen=True, slots=True)
 class Page:
     target: str
-    url: str
+    url: str  # what relative links are resolved against
     content: bytes
     charset: str | None = None
+    base: str = "fetched URL"  # where ``url`` came from, shown to the user
+
+
+# Where a saved page names its own address, in the order they are trusted.
+_BASE_SOURCES = (('link[rel="canonical"]', "href", "<link rel=canonical>"),
+                 ('meta[property="og:url"]', "content", "<meta property=og:url>"))
+
+
+def saved_page_base(content: bytes) -> tuple[str, str] | None:
+    """The URL a saved page was served from, as it declares it (canonical link, else og:url),
+    and which of the two said so; None when it declares no absolute http(s) URL. The URL is
+    kept as written, query included: a listing's "?page=3" is resolved against it."""
+    tree = parse(content)
+    for selector, attribute, name in _BASE_SOURCES:
+        for node in tree.css(selector):
+            value = (node.attributes.get(attribute) or "").strip()
+            try:
+                parts = urlsplit(value)
+            except ValueError:
+                continue
+            if parts.scheme in ("http", "https") and parts.hostname:
+                return value, name
+    return None
 
 
 def _is_url(target: str) -> bool:
@@ -66,8 +91,13 @@ def read_target(target: str, config: Config) -> Page:
         raise MonitorError(f"{target}: not an HTML page (binary content)")
     if not _MARKUP.search(content[:65536]):
         raise MonitorError(f"{target}: not an HTML page (no HTML tags)")
-    # A local file stands for the page it was saved from; its canonical link names it.
-    return Page(target, path.resolve().as_uri(), content)
+    # A local file stands for the page it was saved from: its links are resolved against the
+    # address the page declares, so a saved page lists what the live one does.
+    declared = saved_page_base(content)
+    if declared is None:
+        return Page(target, path.resolve().as_uri(), content, base="local file (the page "
+                    "declares no canonical URL or og:url)")
+    return Page(target, declared[0], content, base=declared[1])
 
 
 def _relevance(article: Article, config: Config) -> Relevance:
@@ -80,6 +110,7 @@ def article_record(page: Page, article: Article, relevance: Relevance) -> dict[s
     return {
         "target": page.target,
         "url": article.url,
+        "base": page.base,
         "title": article.title,
         "sapo": article.sapo,
         "body": list(article.body),
@@ -109,6 +140,7 @@ def listing_record(page: Page, listing: Listing) -> dict[str, Any]:
     return {
         "target": page.target,
         "url": listing.url,
+        "base": page.base,
         "links": [
             {"url": link.url, "title": link.title, "id": link.article_id,
              "published_at": link.published_at.isoformat() if link.published_at else None}
@@ -124,6 +156,7 @@ def _human_article(record: dict[str, Any], out: TextIO) -> None:
     w(f"== {record['target']}  [{record['extractor']} extractor]\n")
     w(f"title      {record['title']}\n")
     w(f"canonical  {record['canonical_url']}\n")
+    w(f"base       {record['url']} (from {record['base']})\n")
     published = record["published_at"]
     if published:
         from datetime import datetime
@@ -155,6 +188,7 @@ def _human_article(record: dict[str, Any], out: TextIO) -> None:
 
 def _human_listing(record: dict[str, Any], out: TextIO) -> None:
     out.write(f"== {record['target']}  [listing]\n")
+    out.write(f"base       {record['url']} (from {record['base']})\n")
     out.write(f"links      {len(record['links'])}\n")
     for i, link in enumerate(record["links"], 1):
         when = link["published_at"][:16].replace("T", " ") if link["published_at"] else "-"

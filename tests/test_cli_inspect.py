@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.cli import main
+from monitor.config import load as load_config
+from monitor.extract import extract_listing
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kinhtedothi"
@@ -142,3 +146,90 @@ def test_loopback_is_refused_unless_explicitly_allowed(
     code = main(["--config", config, "inspect", "--json", f"{site}/article-2022.html"])
     row = json.loads(capsys.readouterr().out)
     assert code == 1 and "127.0.0.1" in row["error"]
+
+
+# --- a saved page is read as the live one: links resolved against its declared URL ------------
+
+LISTINGS = sorted(FIXTURES.glob("listing-page*.html"))
+
+
+def _listing_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    code, out, err = run(["inspect", "--json", "--listing", *args], capsys)
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.mark.parametrize("path", LISTINGS, ids=lambda p: p.name)
+def test_a_saved_listing_gives_the_links_of_the_page_at_its_canonical_url(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [record] = _listing_json([str(path)], capsys)
+    canonical = record["url"]
+    assert canonical.startswith("https://kinhtedothi.vn/xay-dung-dang")
+    assert record["base"] == "<link rel=canonical>"
+    hosts = load_config(Path(CONFIG)).site.allowed_hosts
+    live = extract_listing(path.read_bytes(), canonical, hosts=hosts)
+    assert [link["url"] for link in record["links"]] == [link.url for link in live.links]
+    assert record["next_page"] == live.next_page
+    assert record["next_page"] is None or record["next_page"].startswith("https://kinhtedothi.vn/")
+    # The page's relative article links ("/slug.id.html") are among them, not lost to file://.
+    relative = {h for h in re.findall(r'href="(/[^"]+\.\d{4,}\.html)"', path.read_text("utf-8"))}
+    found = {link["url"].removeprefix("https://kinhtedothi.vn") for link in record["links"]}
+    assert relative and relative <= found
+
+
+def test_a_saved_page_without_canonical_url_uses_og_url_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = LISTINGS[-1].read_text("utf-8")
+    saved = tmp_path / "saved.html"
+    saved.write_text(re.sub(r'<link rel="canonical"[^>]*>', "", html), "utf-8")
+    [record] = _listing_json([str(saved)], capsys)
+    assert record["base"] == "<meta property=og:url>"
+    assert record["url"] == "https://kinhtedothi.vn/xay-dung-dang?page=2"
+    assert record["next_page"] == "https://kinhtedothi.vn/xay-dung-dang?page=3"
+    code, out, _ = run(["inspect", "--listing", str(saved)], capsys)
+    assert code == 0
+    assert "base       https://kinhtedothi.vn/xay-dung-dang?page=2 (from <meta property=og:url>)" \
+        in out
+
+
+def test_a_saved_page_that_declares_no_url_is_read_against_its_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = LISTINGS[-1].read_text("utf-8")
+    html = re.sub(r'<link rel="canonical"[^>]*>|<meta property="og:url"[^>]*>', "", html)
+    saved = tmp_path / "saved.html"
+    saved.write_text(html, "utf-8")
+    [record] = _listing_json([str(saved)], capsys)
+    assert record["url"] == saved.resolve().as_uri()
+    assert "declares no canonical URL" in record["base"]
+
+
+def test_a_saved_listing_and_the_same_page_served_list_the_same_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end: the page saved to disk and the page fetched from its URL, one listing."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/xay-dung-dang.html?page=2"
+        # The saved page names the address it is served from (as a page saved from it would).
+        html = LISTINGS[-1].read_text("utf-8").replace(
+            "https://kinhtedothi.vn/xay-dung-dang?page=2", url)
+        (folder / "xay-dung-dang.html").write_text(html, "utf-8")
+        config = _config_for(tmp_path, ["127.0.0.1", "kinhtedothi.vn"])
+        code = main(["--config", config, "inspect", "--json", "--listing", url,
+                     str(folder / "xay-dung-dang.html")])
+    finally:
+        server.shutdown()
+        server.server_close()
+    live, saved = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert live["links"] and saved["links"] == live["links"]
+    assert saved["next_page"] == live["next_page"] and live["next_page"].startswith(
+        f"http://127.0.0.1:{server.server_address[1]}/xay-dung-dang.html?page=3")
+    assert saved["base"] == "<link rel=canonical>" and live["base"] == "fetched URL"
