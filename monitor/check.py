@@ -4,13 +4,35 @@ the first scheduled run does."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TextIO
 
 from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
+
+
+def writable_dir(path: Path, key: str) -> None:
+    """The folder exists and is writable, or could be created: else a ConfigError naming ``key``.
+
+    Nothing is created: `check` only looks.
+    """
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{key}: {probe} is not a folder", hint="point it at a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}: {probe} is not writable by this user",
+                          hint="fix its permissions or point the key at another folder")
 
 
 def check_command(config: Config, *, network: bool, out: TextIO) -> int:
+    writable_dir(config.state_dir, "[state] dir")
+    if not config.mail.smtp.host:
+        writable_dir(config.outbox_dir, "[mail] outbox_dir")
     smtp = config.mail.smtp.host
     via = f"SMTP {smtp}" if smtp else f"file outbox {config.outbox_dir}"
     out.write(

@@ -9,50 +9,184 @@ from the environment variable the file names.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
-from monitor.extract.text import parse_iso
+from monitor.extract.text import VN_TZ, parse_iso
 
 DEFAULT_PATH = Path("config.toml")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[K, V], Generic[K, V]):
+    """An immutable, hashable mapping, for tables inside frozen config records.
+
+    Order is the file's order; equality and hash follow the pairs, so two configs read from
+    the same file are equal and can key a cache.
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, pairs: Mapping[K, V] | typing.Iterable[tuple[K, V]] = ()) -> None:
+        self._data: dict[K, V] = dict(pairs)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+# --- declarative bounds: each key states what it accepts, next to its default ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Accepted range of a number (or of each number in a list or table); floats are finite."""
+
+    min: float | None = None     # inclusive
+    max: float | None = None     # inclusive
+    above: float | None = None   # exclusive lower bound ("above 0")
+
+    def accepts(self, value: float) -> bool:
+        return ((self.min is None or value >= self.min)
+                and (self.max is None or value <= self.max)
+                and (self.above is None or value > self.above))
+
+    def describe(self) -> str:
+        low = (f"above {self.above:g}" if self.above is not None
+               else f"at least {self.min:g}" if self.min is not None else "")
+        high = f"at most {self.max:g}" if self.max is not None else ""
+        if self.min is not None and self.max is not None:
+            return f"from {self.min:g} to {self.max:g}"
+        return " and ".join(p for p in (low, high) if p) or "any finite value"
+
+
+Check = Callable[[Any], str | None]  # returns what is wrong, or None
+
+
+def bounded(default: Any, *, min: float | None = None, max: float | None = None,
+            above: float | None = None) -> Any:
+    """A numeric field with its accepted range: ``port: int = bounded(587, min=1, max=65535)``."""
+    return field(default=default, metadata={"bounds": Bounds(min, max, above)})
+
+
+def checked(default: Any = MISSING, *, check: Check) -> Any:
+    """A field with a check run at load (URLs, paths, ...): ``check(value)`` says what is wrong,
+    or returns None; ``url: str = checked(check=_http_url)``."""
+    return field(default=default, metadata={"check": check})
+
+
+def bounds_of(cls: Any) -> dict[str, Bounds]:
+    """Every bounded key of a config record, by name (for documentation and tests)."""
+    return {f.name: f.metadata["bounds"] for f in fields(cls) if "bounds" in f.metadata}
+
+
+def _http_url(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        return f"expected an http(s) URL, got {value!r} ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return f"expected an http(s) URL, got {value!r}"
+    return None
+
+
+def _unsubscribe_target(value: str) -> str | None:
+    if not value or value.startswith("mailto:"):
+        return None
+    return _http_url(value)
+
+
+def _selectors(value: Mapping[str, tuple[str, ...]]) -> str | None:
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+    from monitor.extract.profile import DEFAULT_SELECTORS
+
+    probe = LexborHTMLParser("<p></p>")
+    for name, chain in value.items():
+        if name not in DEFAULT_SELECTORS:
+            return f"{name}: unknown field; accepted: {', '.join(DEFAULT_SELECTORS)}"
+        for selector in chain:
+            try:
+                probe.css(selector)
+            except SelectolaxError:
+                return f"{name}: {selector!r} is not a valid CSS selector"
+    return None
+
+
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+# --- the records ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     name: str = "Kinh tế & Đô thị"
-    base_url: str = "https://kinhtedothi.vn"
+    base_url: str = checked("https://kinhtedothi.vn", check=_http_url)
     allowed_hosts: tuple[str, ...] = ("kinhtedothi.vn", "www.kinhtedothi.vn")
     # Overrides of the site profile's selector chains: field name -> CSS selectors, tried in order.
-    selectors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    selectors: FrozenMap[str, tuple[str, ...]] = field(default_factory=FrozenMap,
+                                                       metadata={"check": _selectors})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.selectors, FrozenMap):
+            object.__setattr__(self, "selectors", FrozenMap(
+                (k, tuple(v)) for k, v in self.selectors.items()))
 
 
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
-    user_agent: str = "kinhtedothi-monitor/0.1 (news digest; contact: ops@example.org)"
-    min_delay_seconds: float = 2.0
-    jitter_seconds: float = 1.0
-    concurrency: int = 2
-    timeout_seconds: float = 20.0
-    max_bytes: int = 5_000_000
-    retries: int = 3
-    backoff_seconds: float = 1.0
-    max_retry_seconds: float = 120.0
+    user_agent: str = checked("kinhtedothi-monitor/0.1 (news digest; contact: ops@example.org)",
+                              check=_non_empty)
+    min_delay_seconds: float = bounded(2.0, min=0, max=600)
+    jitter_seconds: float = bounded(1.0, min=0, max=600)
+    concurrency: int = bounded(2, min=1, max=16)
+    timeout_seconds: float = bounded(20.0, min=1, max=600)
+    max_bytes: int = bounded(5_000_000, min=10_000, max=200_000_000)
+    retries: int = bounded(3, min=0, max=10)
+    backoff_seconds: float = bounded(1.0, min=0, max=600)
+    max_retry_seconds: float = bounded(120.0, min=0, max=3600)
 
 
 @dataclass(frozen=True, slots=True)
 class StateConfig:
-    dir: str = "state"
-    snapshot_days: int = 7
-    recheck_hours: int = 48
-    lock_timeout_seconds: float = 60.0
+    dir: str = checked("state", check=_non_empty)
+    snapshot_days: int = bounded(7, min=0, max=3650)
+    recheck_hours: int = bounded(48, min=0, max=24 * 365)
+    lock_timeout_seconds: float = bounded(60.0, min=0, max=3600)
 
 
 SourceKind = Literal["listing", "sitemap", "feed"]
@@ -62,29 +196,35 @@ SourceKind = Literal["listing", "sitemap", "feed"]
 class SourceConfig:
     name: str
     kind: SourceKind
-    url: str
-    max_pages: int = 5
+    url: str = checked(check=_http_url)
+    max_pages: int = bounded(5, min=1, max=100)
 
 
 @dataclass(frozen=True, slots=True)
 class TopicConfig:
     name: str
-    # phrase -> weight; matched on the folding key, on word boundaries.
-    phrases: dict[str, float]
+    # phrase -> weight; matched on the folding key, on word boundaries; negative: counter-evidence.
+    phrases: FrozenMap[str, float] = field(
+        metadata={"bounds": Bounds(min=-100, max=100)})
     label: str = ""
     exclude: tuple[str, ...] = ()
-    threshold: float = 3.0
-    title_weight: float = 3.0
-    sapo_weight: float = 2.0
-    body_weight: float = 1.0
+    threshold: float = bounded(3.0, above=0, max=1000)
+    title_weight: float = bounded(3.0, min=0, max=100)
+    sapo_weight: float = bounded(2.0, min=0, max=100)
+    body_weight: float = bounded(1.0, min=0, max=100)
     accent_insensitive: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.phrases, FrozenMap):
+            object.__setattr__(self, "phrases", FrozenMap(self.phrases))
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
     name: str
-    # "HH:MM" Vietnam times; empty means "as soon as there is something" (after each collect).
-    times: tuple[str, ...] = ()
+    # Vietnam times ("HH:MM" in the file); empty means "as soon as there is something" (after
+    # each collect).
+    times: tuple[time, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +234,18 @@ class SubscriberConfig:
     topics: tuple[str, ...] = ()
     schedule: str = "daily"
     # Articles published or first seen before this are never sent (no backlog for a new
-    # subscriber); empty: from the first delivery that sees the subscriber.
-    since: str = ""
-
-    @property
-    def since_at(self) -> datetime | None:
-        return parse_iso(self.since) if self.since else None
+    # subscriber); None: from the first delivery that sees the subscriber.
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
     host: str = ""
-    port: int = 587
+    port: int = bounded(587, min=1, max=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     password_env: str = "MONITOR_SMTP_PASSWORD"
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = bounded(30.0, min=1, max=600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +253,8 @@ class MailConfig:
     sender: str = ""
     reply_to: str = ""
     list_id: str = "xay-dung-dang.kinhtedothi-monitor"
-    unsubscribe: str = ""
-    outbox_dir: str = "state/outbox"
+    unsubscribe: str = checked("", check=_unsubscribe_target)
+    outbox_dir: str = checked("state/outbox", check=_non_empty)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
 
@@ -126,18 +262,19 @@ class MailConfig:
 class DigestConfig:
     send_empty: bool = False
     show_updates: bool = True
-    max_items: int = 50
+    max_items: int = bounded(50, min=1, max=1000)
     subject_prefix: str = "[Kinh tế & Đô thị]"
 
 
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
-    collect_every_minutes: int = 30
+    # At least 5: a shorter interval only hammers the site (new articles come every few hours).
+    collect_every_minutes: int = bounded(30, min=5, max=1440)
     # After this many consecutive failures of a source, `monitor status` marks it ALERT.
-    alert_after_failures: int = 3
+    alert_after_failures: int = bounded(3, min=1, max=1000)
     # The HTTP endpoint (/healthz, /metrics): off while the port is 0.
     http_host: str = "127.0.0.1"
-    http_port: int = 0
+    http_port: int = bounded(0, min=0, max=65535)
     # "text" (one line per event) or "json" (one JSON object per line, for journald, Loki, ELK).
     log_format: Literal["text", "json"] = "text"
 
@@ -149,7 +286,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     sources: tuple[SourceConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
-    schedules: tuple[ScheduleConfig, ...] = (ScheduleConfig("daily", ("07:00", "17:00")),)
+    schedules: tuple[ScheduleConfig, ...] = (ScheduleConfig("daily", (time(7), time(17))),)
     subscribers: tuple[SubscriberConfig, ...] = ()
     mail: MailConfig = field(default_factory=MailConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
@@ -192,9 +329,15 @@ def load(path: Path | str | None = None) -> Config:
             f"config file not found: {path}",
             hint="pass --config PATH, set MONITOR_CONFIG, or copy the repository's config.toml",
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    return loads(raw.decode("utf-8", errors="replace"), root=path.resolve().parent, name=str(path))
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read config file {path}: {reason}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})",
+                          hint="save the file as UTF-8") from None
+    return loads(text, root=path.resolve().parent, name=str(path))
 
 
 def loads(text: str, *, root: Path = Path("."), name: str = "config.toml") -> Config:
@@ -202,6 +345,8 @@ def loads(text: str, *, root: Path = Path("."), name: str = "config.toml") -> Co
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{name}: not valid TOML: arrays or tables nested too deeply") from None
     config: Config = _build(Config, data, "", name)
     config = replace(config, root=root)
     _check(config, name)
@@ -214,6 +359,15 @@ def _where(path: str, key: str) -> str:
     return f"{path} {key}"
 
 
+def _optional(tp: Any) -> Any:
+    """``X`` of ``X | None``, else None."""
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return None
+
+
 def _describe(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if tp is str:
@@ -224,20 +378,36 @@ def _describe(tp: Any) -> str:
         return "a whole number"
     if tp is float:
         return "a number"
+    if tp is time:
+        return "a time 'HH:MM'"
+    if tp is datetime:
+        return "an ISO 8601 time like '2025-12-01T00:00:00+07:00'"
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if origin is tuple:
         return "a list of " + _describe(typing.get_args(tp)[0]).removeprefix("a ") + "s"
-    if origin is dict:
+    if origin in (dict, FrozenMap):
         return "a table of " + _describe(typing.get_args(tp)[1]).removeprefix("a ") + "s"
     if is_dataclass(tp):
         return "a table"
+    if (inner := _optional(tp)) is not None:
+        return _describe(inner)
     return str(tp)
 
 
-def _convert(tp: Any, value: Any, where: str, name: str) -> Any:
+_HH_MM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", re.ASCII)
+
+
+def _number(value: Any, bounds: Bounds | None, where: str, name: str, what: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name}: {where}: expected a finite number, got {value!r}")
+    if bounds is not None and not bounds.accepts(value):
+        raise ConfigError(f"{name}: {where}: expected {what} {bounds.describe()}, got {value!r}")
+
+
+def _convert(tp: Any, value: Any, where: str, name: str, bounds: Bounds | None = None) -> Any:
     origin = typing.get_origin(tp)
-    bad = ConfigError(f"{name}: {where}: expected {_describe(tp)}, got {value!r}")
+    bad = ConfigError(f"{name}: {where}: expected {_describe(tp)}, got {_short(value)}")
     if tp is bool:
         if not isinstance(value, bool):
             raise bad
@@ -245,15 +415,37 @@ def _convert(tp: Any, value: Any, where: str, name: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
+        _number(value, bounds, where, name, "a whole number")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
+        _number(value, bounds, where, name, "a number")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise bad
+        if "\0" in value:
+            raise ConfigError(f"{name}: {where}: must not contain a NUL character")
         return value
+    if tp is time:
+        if isinstance(value, time):  # a TOML local time: 07:00:00
+            return value.replace(second=0, microsecond=0)
+        if not isinstance(value, str) or not (m := _HH_MM.fullmatch(value.strip())):
+            raise bad
+        return time(int(m.group(1)), int(m.group(2)))
+    if tp is datetime:
+        if isinstance(value, datetime):  # a TOML date-time; without offset: Vietnam time
+            return value if value.tzinfo else value.replace(tzinfo=VN_TZ)
+        if isinstance(value, date):
+            return datetime.combine(value, time(0), VN_TZ)
+        parsed = parse_iso(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise bad
+        return parsed
+    if (inner := _optional(tp)) is not None:
+        # An empty string is how TOML, which has no null, leaves an optional key unset.
+        return None if value == "" else _convert(inner, value, where, name, bounds)
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise bad
@@ -266,19 +458,25 @@ def _convert(tp: Any, value: Any, where: str, name: str) -> Any:
             table = where.strip("[]")
             return tuple(_convert(item, v, f"[[{table}]] #{i + 1}", name)
                          for i, v in enumerate(value))
-        return tuple(_convert(item, v, f"{where}[{i}]", name) for i, v in enumerate(value))
-    if origin is dict:
+        return tuple(_convert(item, v, f"{where}[{i}]", name, bounds)
+                     for i, v in enumerate(value))
+    if origin in (dict, FrozenMap):
         if not isinstance(value, dict):
             raise bad
         item = typing.get_args(tp)[1]
-        return {str(k): _convert(item, v, f"{where}.{k}", name) for k, v in value.items()}
+        return FrozenMap((str(k), _convert(item, v, f"{where}.{k}", name, bounds))
+                         for k, v in value.items())
     if is_dataclass(tp):
         if not isinstance(value, dict):
             raise bad
-        return _build(tp, value, where, name)
-    if origin in (types.UnionType, typing.Union):  # pragma: no cover - no optional keys yet
-        raise bad
+        # A table inside a table is named as TOML writes it: "[mail] smtp" -> "[mail.smtp]".
+        return _build(tp, value, re.sub(r"^\[([^\]]+)\] (\w+)$", r"[\1.\2]", where), name)
     raise bad
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _build(cls: Any, table: dict[str, Any], where: str, name: str) -> Any:
@@ -292,7 +490,12 @@ def _build(cls: Any, table: dict[str, Any], where: str, name: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, f in known.items():
         if key in table:
-            kwargs[key] = _convert(hints[key], table[key], _where(where, key), name)
+            here = _where(where, key)
+            value = _convert(hints[key], table[key], here, name, f.metadata.get("bounds"))
+            check: Check | None = f.metadata.get("check")
+            if check is not None and (problem := check(value)):
+                raise ConfigError(f"{name}: {here}: {problem}")
+            kwargs[key] = value
         elif f.default is MISSING and f.default_factory is MISSING:
             raise ConfigError(f"{name}: {_where(where, key)}: missing; it is required "
                               f"(add `{key} = ...` to that table)")
@@ -313,17 +516,12 @@ def _check(config: Config, name: str) -> None:
 
     for i, source in enumerate(config.sources):
         where = f"[[sources]] #{i + 1} ({source.name})"
-        parts = urlsplit(source.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            fail(f"{where} url", f"expected an http(s) URL, got {source.url!r}")
         if not _host_allowed(source.url, config.site.allowed_hosts):
             fail(
                 f"{where} url",
-                f"host {parts.hostname!r} is not in [site] allowed_hosts "
+                f"host {urlsplit(source.url).hostname!r} is not in [site] allowed_hosts "
                 f"({', '.join(config.site.allowed_hosts)}); add it there or fix the URL",
             )
-        if source.max_pages < 1:
-            fail(f"{where} max_pages", "expected a whole number of at least 1")
     _unique(config.sources, "name", "[[sources]]", fail)
     _unique(config.topics, "name", "[[topics]]", fail)
     _unique(config.schedules, "name", "[[schedules]]", fail)
@@ -331,11 +529,6 @@ def _check(config: Config, name: str) -> None:
     for topic in config.topics:
         if not topic.phrases:
             fail(f"[[topics]] {topic.name} phrases", "expected at least one phrase")
-    for schedule in config.schedules:
-        for t in schedule.times:
-            hh, _, mm = t.partition(":")
-            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-                fail(f"[[schedules]] {schedule.name} times", f"expected 'HH:MM', got {t!r}")
     topic_names = {t.name for t in config.topics}
     schedule_names = {s.name for s in config.schedules}
     for sub in config.subscribers:
@@ -353,8 +546,6 @@ def _check(config: Config, name: str) -> None:
                 f"{where} schedule",
                 f"no schedule named {sub.schedule!r}; defined: {', '.join(sorted(schedule_names))}",
             )
-        if sub.since and sub.since_at is None:
-            fail(f"{where} since", f"expected an ISO 8601 time, got {sub.since!r}")
     if config.subscribers and not config.mail.sender:
         fail("[mail] sender", "missing; set the From address, e.g. 'Monitor <monitor@example.org>'")
     for key in ("sender", "reply_to", "list_id", "unsubscribe"):
@@ -367,13 +558,6 @@ def _check(config: Config, name: str) -> None:
             f"the environment variable {smtp.password_env} is not set; export it with the "
             "SMTP password (passwords are never read from the file)",
         )
-    for key in ("min_delay_seconds", "jitter_seconds", "timeout_seconds", "backoff_seconds"):
-        if getattr(config.fetch, key) < 0:
-            fail(f"[fetch] {key}", "expected a number of at least 0")
-    if not 0 <= config.serve.http_port <= 65535:
-        fail("[serve] http_port", "expected a port number from 1 to 65535, or 0 for no endpoint")
-    if config.fetch.concurrency < 1:
-        fail("[fetch] concurrency", "expected a whole number of at least 1")
 
 
 def _unique(items: tuple[Any, ...], key: str, where: str, fail: Any) -> None:

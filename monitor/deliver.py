@@ -94,15 +94,11 @@ class DryTransport:
 # --- schedules ----------------------------------------------------------------------------------
 
 
-def _slots(times: tuple[str, ...], day: datetime) -> list[datetime]:
-    out = []
-    for t in times:
-        hour, minute = (int(x) for x in t.split(":"))
-        out.append(datetime.combine(day.date(), time(hour, minute), VN_TZ))
-    return out
+def _slots(times: tuple[time, ...], day: datetime) -> list[datetime]:
+    return [datetime.combine(day.date(), t, VN_TZ) for t in times]
 
 
-def is_due(times: tuple[str, ...], last_due: datetime | None, now: datetime) -> bool:
+def is_due(times: tuple[time, ...], last_due: datetime | None, now: datetime) -> bool:
     """Always, without times; else when a time has passed since the last due delivery."""
     if not times or last_due is None:
         return True
@@ -112,13 +108,13 @@ def is_due(times: tuple[str, ...], last_due: datetime | None, now: datetime) -> 
     return bool(passed) and last_due < max(passed)
 
 
-def next_due(times: tuple[str, ...], now: datetime) -> str:
+def next_due(times: tuple[time, ...], now: datetime) -> str:
     local = now.astimezone(VN_TZ)
     later = [s for d in (local, local + timedelta(days=1)) for s in _slots(times, d) if s > local]
     return format_local(min(later)) if later else ""
 
 
-def _times(config: Config, sub: SubscriberConfig) -> tuple[str, ...]:
+def _times(config: Config, sub: SubscriberConfig) -> tuple[time, ...]:
     return next((s.times for s in config.schedules if s.name == sub.schedule), ())
 
 
@@ -129,7 +125,7 @@ def build_digest(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig
                  now: datetime, include_reserved: bool = False) -> Digest:
     """What ``sub`` would receive now, from the state behind ``conn``."""
     known = ledger.state(conn, sub.email)
-    since = sub.since_at or (known.added_at if known else now)
+    since = sub.since or (known.added_at if known else now)
     topics = [t for t in config.topics if t.name in sub.topics] or list(config.topics)
     found = ledger.candidates(conn, sub.email, since=since, include_reserved=include_reserved)
     return choose(sub, topics, found, now=now, settings=config.digest, since=since)

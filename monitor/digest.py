@@ -353,7 +353,7 @@ def _schedule_text(config: Config, name: str) -> str:
     times = next((s.times for s in config.schedules if s.name == name), ())
     if not times:
         return "ngay khi có bài mới"
-    return "lúc " + " và ".join(times) + " hằng ngày"
+    return "lúc " + " và ".join(t.strftime("%H:%M") for t in times) + " hằng ngày"
 
 
 def _unsubscribe(value: str) -> str | None:

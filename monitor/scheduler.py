@@ -148,8 +148,7 @@ def _triggers(config: Config) -> list[tuple[str, CronTrigger]]:
     found = []
     for schedule in config.schedules:
         for when in schedule.times:
-            hour, minute = when.split(":")
-            found.append((schedule.name, CronTrigger(hour=int(hour), minute=int(minute),
+            found.append((schedule.name, CronTrigger(hour=when.hour, minute=when.minute,
                                                      timezone=VN_TZ)))
     return found
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +216,7 @@ def test_a_daily_subscriber_gets_one_digest_per_slot(tmp_path: Path, smtp: SmtpS
 
 
 def test_is_due_follows_the_slots() -> None:
-    times = ("07:00", "17:00")
+    times = (time(7), time(17))
     at = datetime(2025, 12, 8, 9, 0, tzinfo=VN_TZ)
     assert is_due((), at, at) and is_due(times, None, at)
     assert not is_due(times, at - timedelta(hours=1), at)  # 08:00 used the 07:00 slot
