@@ -5,6 +5,12 @@ and wrong types are refused with a message naming the key (``[fetch] min_delay_s
 number, got 'fast'``), then the cross-field rules run (sources inside ``allowed_hosts``, subscribers
 naming existing topics and schedules). Secrets never come from the file: the SMTP password is read
 from the environment variable the file names.
+
+Adding a key: give it a type and a default on its record; a number declares its range there,
+``port: int = bounded(587, min=1, max=65535)`` (floats are always finite), and any other rule is a
+``checked(default, check=fn)`` whose ``fn(value)`` returns what is wrong or None. Times are
+``time`` and dates ``datetime`` (parsed here, never later); tables are ``FrozenMap``. Then add its
+row to the README's config reference (a test checks every number's range is documented there).
 """
 
 from __future__ import annotations
@@ -82,11 +88,14 @@ class Bounds:
                 and (self.above is None or value > self.above))
 
     def describe(self) -> str:
-        low = (f"above {self.above:g}" if self.above is not None
-               else f"at least {self.min:g}" if self.min is not None else "")
-        high = f"at most {self.max:g}" if self.max is not None else ""
+        def n(v: float) -> str:
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
         if self.min is not None and self.max is not None:
-            return f"from {self.min:g} to {self.max:g}"
+            return f"from {n(self.min)} to {n(self.max)}"
+        low = (f"above {n(self.above)}" if self.above is not None
+               else f"at least {n(self.min)}" if self.min is not None else "")
+        high = f"at most {n(self.max)}" if self.max is not None else ""
         return " and ".join(p for p in (low, high) if p) or "any finite value"
 
 

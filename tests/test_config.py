@@ -180,17 +180,21 @@ def test_config_records_are_immutable_and_hashable() -> None:
         loaded.topics[0].phrases["tinh gọn"] = 9.0  # type: ignore[index]
 
 
+TABLES = {"SiteConfig": "[site]", "FetchConfig": "[fetch]", "StateConfig": "[state]",
+          "SourceConfig": "[[sources]]", "TopicConfig": "[[topics]]", "MailConfig": "[mail]",
+          "SmtpConfig": "[mail.smtp]", "DigestConfig": "[digest]", "ServeConfig": "[serve]"}
+
+
 def _numeric_keys() -> list[tuple[str, str]]:
     found = []
-    for record in (config.SiteConfig, config.FetchConfig, config.StateConfig,
-                   config.SourceConfig, config.TopicConfig, config.SmtpConfig,
-                   config.DigestConfig, config.ServeConfig):
+    for name in TABLES:
+        record = getattr(config, name)
         hints = typing.get_type_hints(record)
         for f in fields(record):
             tp = hints[f.name]
             if tp in (int, float) or (typing.get_origin(tp) is config.FrozenMap
                                       and typing.get_args(tp)[1] in (int, float)):
-                found.append((record.__name__, f.name))
+                found.append((name, f.name))
     return found
 
 
@@ -199,5 +203,16 @@ def test_every_number_has_bounds_documented_in_the_readme(record: str, key: str)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     f = next(f for f in fields(getattr(config, record)) if f.name == key)
     assert "bounds" in f.metadata, f"{record}.{key}: declare its range with bounded(...)"
-    row = next((line for line in readme.splitlines() if line.startswith(f"| `{key}` ")), "")
-    assert f.metadata["bounds"].describe() in row, f"README config reference: row for `{key}`"
+    name = f"{TABLES[record]} {key}"
+    row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}` |")), "")
+    assert f.metadata["bounds"].describe() in row, f"README config reference: row for `{name}`"
+
+
+def test_check_refuses_a_state_dir_that_is_not_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "state").write_text("not a folder", encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[state]\ndir = 'state'\n", encoding="utf-8")
+    assert main(["--config", str(cfg), "check"]) == 2
+    assert "[state] dir" in capsys.readouterr().err
