@@ -1,10 +1,22 @@
-"""``monitor serve``: the APScheduler (3.x) service around one collect and one deliver run.
+"""``monitor serve``: the APScheduler (3.x) service around collect and deliver runs.
 
 Collecting and delivering are two jobs on two schedules: collect every
 ``[serve] collect_every_minutes``; each digest schedule at its "HH:MM" Vietnam times, or, for a
-schedule without times, right after every collect. Jobs never overlap (one instance each, missed
-runs coalesced), and the state directory's lock keeps a manual ``monitor run`` out of their way.
-SIGTERM and SIGINT stop the service after the running job has finished: nothing is cut in half.
+schedule without times, right after every collect.
+
+The jobs run through one queue, one at a time, on one worker thread. APScheduler only says when
+a job is due; the job then waits in the queue for the one running, so a digest time that falls
+during a collect runs as soon as the collect ends, and a collect due during a delivery runs after
+it. Waiting in the queue is never a reason to skip a slot.
+
+A job that cannot start (another process, such as a manual ``monitor run``, holds the state
+directory beyond ``[state] lock_timeout_seconds``) is tried again every ``RETRY``; once its slot
+is ``MISSED_AFTER`` old it is logged and recorded as missed (``monitor status`` shows it), and it
+is still tried until the same job's next slot takes over its work. Every slot is recorded in the
+state (``store.jobs``), and only a run records a slot as done.
+
+SIGTERM and SIGINT stop the service after the running job has finished: nothing is cut in half;
+slots still queued then are recorded as missed.
 """
 
 from __future__ import annotations
@@ -14,22 +26,26 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.errors import LockTimeout, MonitorError
 from monitor.extract.text import VN_TZ, format_local
 from monitor.logs import event
 from monitor.metrics import Metrics
 from monitor.sdnotify import notify, watchdog_interval
+from monitor.store import db
+from monitor.store import jobs as job_store
 
 if TYPE_CHECKING:
     from monitor.collect import CollectReport
@@ -37,13 +53,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A job that could not start is tried again this often...
+RETRY = timedelta(minutes=1)
+# ...and its slot is declared missed once it is this old (APScheduler's own grace before).
+MISSED_AFTER = timedelta(minutes=15)
+
+Outcome = Literal["ok", "failed", "busy"]  # busy: could not start, the state was held
+
 
 @dataclass(frozen=True, slots=True)
 class Jobs:
-    """What one job does: each callable runs one half of a run and returns an exit code."""
+    """What one job does: each callable runs one half of a run."""
 
-    collect: Callable[[], int]
-    deliver: Callable[[str], int]  # the digest schedule's name
+    collect: Callable[[], Outcome]
+    deliver: Callable[[str], Outcome]  # the digest schedule's name
 
 
 def _collect_values(report: CollectReport) -> dict[str, Any]:
@@ -98,54 +121,227 @@ def default_jobs(config: Config, metrics: Metrics | None = None) -> Jobs:
     """The service's jobs: each runs one step, logs its report and feeds the metrics; no
     error escapes (the service must outlive any one bad run)."""
 
-    def collect() -> int:
+    def collect() -> Outcome:
         from monitor.collect import run_collect
 
         try:
             report = run_collect(config)
+        except LockTimeout as exc:
+            log.warning("collect could not start: %s", exc)
+            return "busy"
         except MonitorError as exc:
             event("collect failed: %s", exc, level=logging.ERROR, event="collect",
                   outcome="error", error=str(exc))
             if metrics:
                 metrics.collected("error", None)
-            return exc.exit_code
+            return "failed"
         except Exception:
             log.exception("collect crashed")
             if metrics:
                 metrics.collected("error", None)
-            return 1
+            return "failed"
         log_collect(report)
         if metrics:
             metrics.collected(report.outcome, report.counts)
-        return report.exit_code
+        return "ok" if report.exit_code == 0 else "failed"
 
-    def deliver(schedule: str) -> int:
+    def deliver(schedule: str) -> Outcome:
         from monitor.deliver import run_deliver
 
         try:
             report = run_deliver(config, schedule=schedule)
+        except LockTimeout as exc:
+            log.warning("deliver %s could not start: %s", schedule, exc)
+            return "busy"
         except MonitorError as exc:
             event("deliver %s failed: %s", schedule, exc, level=logging.ERROR,
                   event="deliver", schedule=schedule, outcome="error", error=str(exc))
             if metrics:
                 metrics.delivered(schedule, False, ())
-            return exc.exit_code
+            return "failed"
         except Exception:
             log.exception("deliver %s crashed", schedule)
             if metrics:
                 metrics.delivered(schedule, False, ())
-            return 1
+            return "failed"
         log_deliver(report, schedule)
         if metrics:
             metrics.delivered(schedule, report.exit_code == 0,
                               (o.status for o in report.outcomes))
-        return report.exit_code
+        return "ok" if report.exit_code == 0 else "failed"
 
     return Jobs(collect, deliver)
 
 
-def _triggers(config: Config) -> list[tuple[str, CronTrigger]]:
-    found = []
+# --- the record of slots ------------------------------------------------------------------
+
+
+class Recorder:
+    """Writes each slot to the state; a failure to write is logged, never stops the service."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _write(self, what: str, write: Callable[..., None], *args: object,
+               **kwargs: object) -> None:
+        try:
+            conn = db.connect(self.path)
+            try:
+                write(conn, *args, **kwargs)
+            finally:
+                conn.close()
+        except Exception as exc:  # the record is for the operator; the job matters more
+            log.error("could not record %s in the state: %s", what, exc)
+
+    def started(self, job: str, slot: datetime, attempt: int) -> None:
+        self._write(job, job_store.started, job, slot, now=_now(), attempt=attempt)
+
+    def finished(self, job: str, slot: datetime, outcome: Literal["ok", "failed"]) -> None:
+        self._write(job, job_store.finished, job, slot, now=_now(), outcome=outcome)
+
+    def busy(self, job: str, slot: datetime, attempts: int, *, missed: bool,
+             detail: str) -> None:
+        self._write(job, job_store.busy, job, slot, now=_now(), attempts=attempts,
+                    missed=missed, detail=detail)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Task:
+    job: str
+    slot: datetime
+    work: Callable[[], Outcome]
+    attempts: int = 0
+    ready_at: float = 0.0  # time.monotonic() before which a retry does not start
+    missed: bool = False
+
+
+class JobQueue:
+    """One worker thread running the due jobs one at a time, in the order they fell due."""
+
+    def __init__(self, recorder: Recorder, *, retry: timedelta = RETRY,
+                 missed_after: timedelta = MISSED_AFTER,
+                 on_missed: Callable[[str, datetime, str], None] | None = None) -> None:
+        self.recorder = recorder
+        self.retry = retry.total_seconds()
+        self.missed_after = missed_after
+        self.on_missed = on_missed
+        self._tasks: list[_Task] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, name="monitor-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: str, work: Callable[[], Outcome], *, slot: datetime | None = None,
+               first: bool = False) -> None:
+        """Queue ``job`` for ``slot`` (now by default); ``first`` puts it before the others."""
+        slot = slot or _now()
+        with self._cond:
+            for task in list(self._tasks):
+                if task.job != job:
+                    continue
+                if task.attempts == 0:
+                    return  # already waiting its turn: that run does the work of both slots
+                # A slot still being retried: the new slot's run does its work, once.
+                self._tasks.remove(task)
+                self._declare_missed(task, f"not run before the next slot ({_show(slot)})")
+            task = _Task(job, slot, work)
+            if first:
+                self._tasks.insert(0, task)
+            else:
+                self._tasks.append(task)
+            self._cond.notify_all()
+
+    def pending(self) -> list[str]:
+        with self._cond:
+            return [t.job for t in self._tasks]
+
+    def close(self) -> None:
+        """Stop after the running job; the slots still queued are recorded as missed."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._cond:
+            left, self._tasks = self._tasks, []
+        for task in left:
+            self._declare_missed(task, "the service stopped before it could run")
+
+    def _next(self) -> _Task | None:
+        with self._cond:
+            while not self._stopping:
+                now = time.monotonic()
+                ready = [t for t in self._tasks if t.ready_at <= now]
+                if ready:
+                    self._tasks.remove(ready[0])
+                    return ready[0]
+                waits = [t.ready_at - now for t in self._tasks]
+                self._cond.wait(min(waits) if waits else None)
+            return None
+
+    def _work(self) -> None:
+        while (task := self._next()) is not None:
+            self._run(task)
+
+    def _run(self, task: _Task) -> None:
+        task.attempts += 1
+        self.recorder.started(task.job, task.slot, task.attempts)
+        outcome = task.work()
+        if outcome != "busy":
+            self.recorder.finished(task.job, task.slot, outcome)
+            if task.missed:
+                log.info("%s for %s ran late, after %d attempts", task.job, _show(task.slot),
+                         task.attempts)
+            return
+        detail = f"could not start: the state was held by another run ({task.attempts} attempts)"
+        if not task.missed and _now() - task.slot >= self.missed_after:
+            self._declare_missed(task, detail)
+        else:
+            self.recorder.busy(task.job, task.slot, task.attempts, missed=task.missed,
+                               detail=detail)
+            log.warning("%s for %s %s; trying again in %g s", task.job, _show(task.slot),
+                        detail, self.retry)
+        task.ready_at = time.monotonic() + self.retry
+        with self._cond:
+            if not self._stopping:
+                self._tasks.append(task)
+                self._cond.notify_all()
+                return
+        self._declare_missed(task, "the service stopped before it could run")
+
+    def _declare_missed(self, task: _Task, detail: str) -> None:
+        if not task.missed:
+            log.error("MISSED: %s due at %s: %s", task.job, _show(task.slot), detail)
+        task.missed = True
+        self.recorder.busy(task.job, task.slot, task.attempts, missed=True, detail=detail)
+        if self.on_missed is not None:
+            try:
+                self.on_missed(task.job, task.slot, detail)
+            except Exception:
+                log.exception("reporting the missed slot of %s failed", task.job)
+
+
+def _show(when: datetime) -> str:
+    return format_local(when)
+
+
+# --- the schedule -------------------------------------------------------------------------
+
+
+Slots = Sequence[tuple[str, BaseTrigger]]
+
+
+def _triggers(config: Config) -> list[tuple[str, BaseTrigger]]:
+    found: list[tuple[str, BaseTrigger]] = []
     for schedule in config.schedules:
         for when in schedule.times:
             found.append((schedule.name, CronTrigger(hour=when.hour, minute=when.minute,
@@ -153,27 +349,41 @@ def _triggers(config: Config) -> list[tuple[str, CronTrigger]]:
     return found
 
 
-def build(config: Config, jobs: Jobs, *, first_collect: datetime | None = None) -> (
-    BackgroundScheduler
-):
-    """The scheduler with every job added, not started."""
+def build(config: Config, jobs: Jobs, queue: JobQueue, *, first_collect: datetime | None = None,
+          slots: Slots | None = None) -> BackgroundScheduler:
+    """The scheduler with every job added, not started: each firing only queues its job.
+
+    ``slots`` replaces the digest times of the config (tests put one a second ahead).
+    """
     scheduler = BackgroundScheduler(timezone=VN_TZ, job_defaults={
-        "coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60,
+        "coalesce": True, "max_instances": 1,
+        "misfire_grace_time": int(MISSED_AFTER.total_seconds()),
     })
     immediate = [s.name for s in config.schedules if not s.times]
 
-    def collect_then_immediate() -> None:
-        jobs.collect()
-        for name in immediate:
-            jobs.deliver(name)
+    def collect() -> Outcome:
+        outcome = jobs.collect()
+        if outcome != "busy":
+            # Before anything else waiting: these subscribers asked for "as soon as possible".
+            for name in reversed(immediate):
+                queue.submit(f"deliver {name}", partial(jobs.deliver, name), first=True)
+        return outcome
+
+    def due_collect() -> None:
+        queue.submit("collect", collect, slot=_now().replace(microsecond=0))
+
+    def due_deliver(name: str) -> None:
+        # A digest time is a whole minute: the slot is that minute, however late the firing.
+        queue.submit(f"deliver {name}", partial(jobs.deliver, name),
+                     slot=_now().replace(second=0, microsecond=0))
 
     scheduler.add_job(
-        collect_then_immediate,
+        due_collect,
         IntervalTrigger(minutes=config.serve.collect_every_minutes, timezone=VN_TZ),
         id="collect", name="collect", next_run_time=first_collect or datetime.now(VN_TZ),
     )
-    for i, (name, trigger) in enumerate(_triggers(config)):
-        scheduler.add_job(jobs.deliver, trigger, args=[name], id=f"deliver-{name}-{i}",
+    for i, (name, trigger) in enumerate(_triggers(config) if slots is None else slots):
+        scheduler.add_job(due_deliver, trigger, args=[name], id=f"deliver-{name}-{i}",
                           name=f"deliver {name}")
     return scheduler
 
@@ -193,6 +403,27 @@ def next_times(config: Config, now: datetime | None = None) -> dict[str, str]:
     return result
 
 
+class Service:
+    """The queue and the scheduler around it: what ``monitor serve`` runs between signals."""
+
+    def __init__(self, config: Config, jobs: Jobs | None = None, *,
+                 retry: timedelta = RETRY, missed_after: timedelta = MISSED_AFTER,
+                 slots: Slots | None = None, first_collect: datetime | None = None,
+                 metrics: Metrics | None = None) -> None:
+        recorder = Recorder(str(db.db_path(config.state_dir)))
+        self.queue = JobQueue(recorder, retry=retry, missed_after=missed_after)
+        self.scheduler = build(config, jobs or default_jobs(config, metrics), self.queue,
+                               first_collect=first_collect, slots=slots)
+
+    def start(self) -> None:
+        self.queue.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)  # firings only queue: this is quick
+        self.queue.close()
+
+
 def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> int:
     stop = threading.Event()
 
@@ -209,8 +440,8 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
 
         web = WebServer(service_routes(metrics), config.serve.http_host,
                         config.serve.http_port).start()
-    scheduler = build(config, jobs or default_jobs(config, metrics))
-    scheduler.start()
+    service = Service(config, jobs, metrics=metrics)
+    service.start()
     metrics.scheduler_running(True)
     summary = (f"collecting every {config.serve.collect_every_minutes} min; next: "
                + "; ".join(f"{k} {v}" for k, v in next_times(config).items()))
@@ -231,7 +462,7 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
                 notify("WATCHDOG=1")
             last_ping = time.monotonic()
     notify("STOPPING=1")
-    scheduler.shutdown(wait=True)
+    service.stop()
     metrics.scheduler_running(False)
     if web is not None:
         web.stop()

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from monitor.config import Config
 from monitor.extract.text import format_local
 from monitor.store import articles as store
 from monitor.store import db
+from monitor.store import jobs as job_store
 from monitor.store import runs as run_store
 
 Section = Callable[[sqlite3.Connection, Config, datetime], Any]
@@ -93,6 +94,23 @@ def _schedule(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[s
     return next_times(config, now)
 
 
+# Missed slots are shown for this long: long enough to be seen after a weekend.
+MISSED_SHOWN = timedelta(days=7)
+
+
+def _jobs(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
+    """What the service ran last for each job, and the slots it could not run (``serve``)."""
+    def run(r: job_store.JobRun) -> dict[str, Any]:
+        return {"job": r.job, "slot": r.slot.isoformat(), "outcome": r.outcome,
+                "started_at": r.started_at.isoformat() if r.started_at else None,
+                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                "attempts": r.attempts, "detail": r.detail,
+                "missed_at": r.missed_at.isoformat() if r.missed_at else None}
+
+    return {"last": {job: run(r) for job, r in job_store.last_runs(conn).items()},
+            "missed": [run(r) for r in job_store.missed_slots(conn, since=now - MISSED_SHOWN)]}
+
+
 SECTIONS: dict[str, Section] = {
     "runs": _runs,
     "sources": _health,
@@ -100,6 +118,7 @@ SECTIONS: dict[str, Section] = {
     "pending_fetch": _pending,
     "digests": _digests,
     "next": _schedule,
+    "jobs": _jobs,
 }
 
 
@@ -156,6 +175,16 @@ def render_text(data: dict[str, Any]) -> str:
     for d in digests["rejected"]:
         lines.append(f"  REJECTED for {d['subscriber']} at {_local(d['at'])}: {d['error']}")
     lines.append("Next: " + "; ".join(f"{k} {v}" for k, v in data["next"].items()))
+    jobs = data["jobs"]
+    if jobs["last"]:
+        lines.append("Service jobs (monitor serve), last run:")
+    for job, r in jobs["last"].items():
+        late = f", ran late after {r['attempts']} attempts" if r["missed_at"] else ""
+        lines.append(f"  {job}: due {_local(r['slot'])}, started {_local(r['started_at'])}, "
+                     f"{r['outcome']}{late}")
+    for r in jobs["missed"]:
+        label = "MISSED" if r["outcome"] == "missed" else "waiting to run"
+        lines.append(f"  {label}: {r['job']} due {_local(r['slot'])}: {r['detail']}")
     return "\n".join(lines) + "\n"
 
 

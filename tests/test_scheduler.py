@@ -1,4 +1,4 @@
-"""`monitor serve`: jobs on their schedules, and a clean stop on SIGTERM."""
+"""`monitor serve`: one queue for every job, no slot lost or taken as done, a clean stop."""
 
 from __future__ import annotations
 
@@ -6,13 +6,27 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
+from apscheduler.triggers.date import DateTrigger
+from support import config_toml
+from support.sitesrv import Fault, FixtureSite, SiteServer
+from support.smtpsrv import delivery_toml
+
 from monitor import config as config_module
+from monitor.collect import run_collect
+from monitor.config import Config
 from monitor.extract.text import VN_TZ
-from monitor.scheduler import Jobs, build, next_times
+from monitor.scheduler import JobQueue, Jobs, Outcome, Recorder, Service, build, next_times
+from monitor.status import gather, render_text
+from monitor.store import db
+from monitor.store import jobs as job_store
 
 CONFIG = """
 [serve]
@@ -25,6 +39,39 @@ name = "asap"
 times = []
 """
 
+# Every fixture article's sapo speaks of "công tác xây dựng Đảng": relevant to this topic.
+PARTY = """
+[[topics]]
+name = "xdd"
+[topics.phrases]
+"xây dựng đảng" = 3.0
+"""
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def runs_of(config: Config) -> dict[str, job_store.JobRun]:
+    conn = db.connect(db.db_path(config.state_dir))
+    try:
+        return job_store.last_runs(conn)
+    finally:
+        conn.close()
+
+
+def site_config(tmp_path: Path, base_url: str, *, schedule: str = "daily",
+                lock_timeout: float = 2.0) -> Config:
+    base = config_toml(base_url, state={"lock_timeout_seconds": lock_timeout}) + PARTY
+    text = delivery_toml(base=base, subscribers=[
+        {"email": "an@example.org", "schedule": schedule, "topics": ["xdd"],
+         "since": "2020-01-01T00:00:00+07:00"}])
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    return config_module.loads(text, root=tmp_path)
+
 
 def test_next_times_are_in_vietnam_time() -> None:
     loaded = config_module.loads(CONFIG)
@@ -34,22 +81,150 @@ def test_next_times_are_in_vietnam_time() -> None:
     }
 
 
-def test_collect_runs_first_then_immediate_digests() -> None:
-    loaded = config_module.loads(CONFIG)
+def test_collect_runs_first_then_immediate_digests(tmp_path: Path) -> None:
+    loaded = config_module.loads(CONFIG, root=tmp_path)
     calls: list[str] = []
-    jobs = Jobs(collect=lambda: calls.append("collect") or 0,
-                deliver=lambda name: calls.append(f"deliver {name}") or 0)
-    scheduler = build(loaded, jobs)
+
+    def collect() -> Outcome:
+        calls.append("collect")
+        return "ok"
+
+    def deliver(name: str) -> Outcome:
+        calls.append(f"deliver {name}")
+        return "ok"
+
+    queue = JobQueue(Recorder(str(db.db_path(loaded.state_dir))))
+    scheduler = build(loaded, Jobs(collect, deliver), queue)
+    queue.start()
     scheduler.start()
     try:
         names = sorted(job.name for job in scheduler.get_jobs())
-        deadline = time.monotonic() + 10
-        while len(calls) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(calls) >= 2)
     finally:
         scheduler.shutdown(wait=True)
+        queue.close()
     assert calls == ["collect", "deliver asap"]
     assert names == ["collect", "deliver daily", "deliver daily"]
+    assert set(runs_of(loaded)) == {"collect", "deliver asap"}
+
+
+# --- one queue: nothing lost to a running job ---------------------------------------------
+
+
+def test_a_digest_time_during_a_slow_collect_is_sent_as_soon_as_the_collect_ends(
+        tmp_path: Path) -> None:
+    site = FixtureSite(articles_count=6, per_page=10)
+    site.fault("/xay-dung-dang", Fault("slow", delay=2.0))  # the collect outlasts the slot
+    with SiteServer(site) as server:
+        config = site_config(tmp_path, server.base, lock_timeout=0.5)
+        slot = datetime.now(UTC) + timedelta(seconds=0.5)
+        service = Service(config, slots=[("daily", DateTrigger(slot))])
+        service.start()
+        try:
+            wait_for(lambda: runs_of(config).get("deliver daily", None) is not None
+                     and runs_of(config)["deliver daily"].outcome == "ok")
+        finally:
+            service.stop()
+    runs = runs_of(config)
+    collect, digest = runs["collect"], runs["deliver daily"]
+    assert collect.outcome == "ok" and collect.ended_at is not None
+    assert digest.started_at is not None and digest.started_at >= collect.ended_at
+    assert digest.started_at - collect.ended_at < timedelta(seconds=5)  # its turn, not a retry
+    assert digest.attempts == 1 and digest.missed_at is None
+    assert digest.slot <= collect.ended_at  # it fell due while the collect was running
+    [eml] = (tmp_path / "state" / "outbox").glob("*.eml")
+    body = BytesParser(policy=policy.default).parsebytes(eml.read_bytes()).get_body(("plain",))
+    assert body is not None
+    assert f"Bài {site.articles[0].id}:" in body.get_content()  # what that collect found
+
+
+def test_a_collect_due_during_a_delivery_waits_for_it(tmp_path: Path) -> None:
+    order: list[str] = []
+    delivering = threading.Event()
+    release = threading.Event()
+
+    def deliver() -> Outcome:
+        order.append("deliver start")
+        delivering.set()
+        release.wait(10)
+        order.append("deliver end")
+        return "ok"
+
+    def collect() -> Outcome:
+        order.append("collect")
+        return "ok"
+
+    queue = JobQueue(Recorder(str(tmp_path / "state.sqlite3")))
+    queue.start()
+    try:
+        queue.submit("deliver daily", deliver)
+        delivering.wait(10)
+        queue.submit("collect", collect)
+        queue.submit("collect", collect)  # a second tick while the first waits: one run
+        assert queue.pending() == ["collect"]
+        release.set()
+        wait_for(lambda: "collect" in order)
+    finally:
+        queue.close()
+    assert order == ["deliver start", "deliver end", "collect"]
+
+
+# --- a job that cannot start --------------------------------------------------------------
+
+
+def test_a_digest_that_cannot_start_is_retried_shown_missed_and_never_recorded_done(
+        tmp_path: Path) -> None:
+    site = FixtureSite(articles_count=3, per_page=10)
+    with SiteServer(site) as server:
+        config = site_config(tmp_path, server.base, lock_timeout=0.1)
+        run_collect(config)  # three articles wait for the 17:00 digest
+        missed: list[str] = []
+        with db.state_lock(config.state_dir, 1.0):  # a manual `monitor run` that goes on
+            service = Service(config, retry=timedelta(seconds=0.1),
+                              missed_after=timedelta(seconds=0.3),
+                              slots=[("daily", DateTrigger(datetime.now(UTC)))],
+                              first_collect=datetime.now(UTC) + timedelta(hours=1))
+            service.queue.on_missed = lambda job, slot, detail: missed.append(job)
+            service.start()
+            wait_for(lambda: missed == ["deliver daily"])
+            shown = render_text(gather(config))
+            assert "deliver daily" not in runs_of(config)  # never recorded as run
+            assert list((tmp_path / "state").glob("outbox/*.eml")) == []
+        # The other run ends: the missed digest still runs, late, and says so.
+        try:
+            wait_for(lambda: "deliver daily" in runs_of(config))
+            wait_for(lambda: runs_of(config)["deliver daily"].outcome == "ok")
+        finally:
+            service.stop()
+    assert "MISSED: deliver daily due" in shown and "held by another run" in shown
+    digest = runs_of(config)["deliver daily"]
+    assert digest.attempts >= 2 and digest.missed_at is not None
+    assert "ran late" in render_text(gather(config))
+    assert len(list((tmp_path / "state").glob("outbox/*.eml"))) == 1
+
+
+def test_slots_still_queued_when_the_service_stops_are_recorded_missed(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def slow() -> Outcome:
+        release.wait(10)
+        return "ok"
+
+    path = tmp_path / "state.sqlite3"
+    queue = JobQueue(Recorder(str(path)))
+    queue.start()
+    queue.submit("collect", slow)
+    queue.submit("deliver daily", lambda: "ok")
+    wait_for(lambda: queue.pending() == ["deliver daily"])
+    closing = threading.Thread(target=queue.close)
+    closing.start()
+    release.set()
+    closing.join(10)
+    conn = db.connect(path)
+    [missed] = job_store.missed_slots(conn, since=datetime.now(UTC) - timedelta(hours=1))
+    assert missed.job == "deliver daily" and missed.outcome == "missed"
+    assert "stopped" in missed.detail
+    assert job_store.last_runs(conn)["collect"].outcome == "ok"
 
 
 def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

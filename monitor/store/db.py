@@ -209,9 +209,32 @@ CREATE TABLE deliveries (
 );
 """
 
+# --- migration 3: the service's jobs (``monitor/store/jobs.py``). One row per slot a job
+# stood for (a collect tick, a digest time): a slot is written when its job starts, or when it
+# could not run in time ('missed'), so no slot is ever taken as done without having run.
+_M3_JOBS = """
+CREATE TABLE job_runs (
+    id          INTEGER PRIMARY KEY,
+    job         TEXT NOT NULL,          -- 'collect' or 'deliver <schedule>'
+    slot        TEXT NOT NULL,          -- the time the job was due (UTC)
+    started_at  TEXT,                   -- the last attempt that ran; NULL while never run
+    ended_at    TEXT,
+    -- running | ok | failed (ran, with errors) | waiting (could not start yet: retried) |
+    -- missed (could not start in time; still retried until the job's next slot)
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('running', 'ok', 'failed', 'waiting', 'missed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    missed_at   TEXT,                   -- when the slot was declared missed, if it was
+    detail      TEXT NOT NULL DEFAULT '',
+    UNIQUE (job, slot)
+);
+CREATE INDEX job_runs_outcome ON job_runs(outcome, slot);
+"""
+
 MIGRATIONS: list[str] = [
     _M1_COLLECT,
     _M2_LEDGER,
+    _M3_JOBS,
 ]
 
 
