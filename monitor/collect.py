@@ -13,7 +13,10 @@ The order of a run, and why:
 5. counts, errors and the health canaries are recorded, and the summary printed.
 
 Every page is guarded on its own: a failing, refused or blocked page is recorded and the run
-goes on. ``--dry-run`` works on an in-memory copy of the database, so it writes nothing.
+goes on. ``--dry-run`` works inside a transaction that is rolled back, so it writes nothing.
+
+Each new or changed version is classified when it is stored (``store.verdicts``); deliveries
+read the stored verdicts and never re-classify the archive.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from monitor.fetch_policy import ROBOTS_TTL, Resolver
 from monitor.models import Article
 from monitor.sources import Discovery, PageOutcome, PageSummary, discover
 from monitor.store import articles as store
-from monitor.store import db
+from monitor.store import db, verdicts
 from monitor.store import runs as run_store
 from monitor.store.articles import Fetched, Recorded
 from monitor.store.runs import RunCounts, RunError, SourceRun
@@ -164,6 +167,9 @@ async def collect(
             conn, before=started - timedelta(days=config.state.snapshot_days))
         if purged:
             log.info("purged %d snapshots older than %d days", purged, config.state.snapshot_days)
+        if config.state.keep_days:
+            store.purge_old(conn, before=started - timedelta(days=config.state.keep_days))
+        verdicts.refresh(conn, config.topics, now=started, progress=verdicts.terminal_progress())
         memory = _Memory(conn, now=started, baseline=baseline)
         async with Fetcher(config.site, config.fetch, robots=memory, transport=transport,
                            resolver=resolver) as fetcher:
@@ -272,6 +278,9 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
     recorded = store.record_article(
         conn, ident=job.ident, url=job.url, source=job.source, article=article, fetched=fetched,
         run_id=run_id, now=now, baseline=job.baseline, published_hint=job.published_hint)
+    if recorded.kind != "unchanged":
+        verdicts.record(conn, recorded.article_id, recorded.version, article.title, article.sapo,
+                        article.body, config.topics)
     log.info("%s: %s (v%d) %s", recorded.kind, job.ident, recorded.version, job.url)
     return JobResult(job, recorded.kind, article=article, recorded=recorded)
 
@@ -362,16 +371,13 @@ def run_collect(config: Config, *, dry_run: bool = False, baseline: bool = False
 
     ``lock=False`` is for a caller that already holds ``db.state_lock`` (``monitor run``):
     the lock is per open file, so taking it twice in one process would wait for itself.
-    A dry run never locks: it reads a copy and writes nothing.
+    A dry run works inside a transaction that is rolled back (``db.dry_state``).
     """
     path = db.db_path(config.state_dir)
     if dry_run:
-        conn = db.open_copy(path)
-        try:
+        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
             return asyncio.run(collect(config, conn, baseline=baseline, dry_run=True,
                                        transport=transport, resolver=resolver))
-        finally:
-            conn.close()
     with contextlib.ExitStack() as stack:
         if lock:
             stack.enter_context(db.state_lock(config.state_dir,

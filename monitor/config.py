@@ -195,6 +195,9 @@ class StateConfig:
     dir: str = checked("state", check=_non_empty)
     snapshot_days: int = bounded(7, min=0, max=3650)
     recheck_hours: int = bounded(48, min=0, max=24 * 365)
+    # Article text and versions older than this many days are purged (ids kept, so an old
+    # article is never announced again as new); 0 keeps everything.
+    keep_days: int = bounded(0, min=0, max=36500)
     lock_timeout_seconds: float = bounded(60.0, min=0, max=3600)
 
 

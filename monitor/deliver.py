@@ -23,8 +23,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
 
-from monitor.config import Config, SubscriberConfig
-from monitor.digest import Digest, choose, render
+from monitor.config import Config, SubscriberConfig, TopicConfig
+from monitor.digest import Candidate, Digest, Snapshot, choose, material_changes, render
 from monitor.errors import (
     ConfigError,
     MailError,
@@ -42,7 +42,7 @@ from monitor.mail import (
     message_id,
     transport_for,
 )
-from monitor.store import db, ledger
+from monitor.store import db, ledger, verdicts
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,56 @@ def _times(config: Config, sub: SubscriberConfig) -> tuple[time, ...]:
 # --- one delivery -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A subscriber's next digest, and where their cursor may go once its items are settled."""
+
+    digest: Digest
+    selection: ledger.Selection
+    settled_upto: int
+
+
+def selection(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
+              now: datetime) -> ledger.Selection:
+    known = ledger.state(conn, sub.email)
+    since = sub.since or (known.added_at if known else now)
+    topics = [t.name for t in _topics(config, sub)]
+    stored = verdicts.topic_fingerprints(conn)
+    return ledger.Selection(sub.email, tuple(topics), since, updates=config.digest.show_updates,
+                            fingerprints=tuple(stored.get(t, "") for t in topics))
+
+
+def _topics(config: Config, sub: SubscriberConfig) -> list[TopicConfig]:
+    return [t for t in config.topics if t.name in sub.topics] or list(config.topics)
+
+
+def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now: datetime,
+        include_reserved: bool = False) -> Due:
+    """What ``sub`` would receive now, read from the stored verdicts behind ``conn``."""
+    chosen = selection(conn, config, sub, now=now)
+    upto = ledger.top_version(conn)
+    found = ledger.candidates(conn, chosen, after=ledger.floor(conn, chosen), upto=upto,
+                              include_reserved=include_reserved)
+    digest = choose(sub, _topics(config, sub), found, now=now, settings=config.digest,
+                    since=chosen.since)
+    taken = {i.article_id for i in digest.items}
+    # Left for a later digest: the cursor must stop before the first of them.
+    waiting = [c.version_id for c in found if c.article_id not in taken and _still_due(c)]
+    return Due(digest, chosen, min(waiting) - 1 if waiting else upto)
+
+
+def _still_due(c: Candidate) -> bool:
+    if c.delivered_version is None:
+        return True
+    if c.delivered is None:
+        return False
+    return bool(material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body)))
+
+
 def build_digest(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
                  now: datetime, include_reserved: bool = False) -> Digest:
     """What ``sub`` would receive now, from the state behind ``conn``."""
-    known = ledger.state(conn, sub.email)
-    since = sub.since or (known.added_at if known else now)
-    topics = [t for t in config.topics if t.name in sub.topics] or list(config.topics)
-    found = ledger.candidates(conn, sub.email, since=since, include_reserved=include_reserved)
-    return choose(sub, topics, found, now=now, settings=config.digest, since=since)
+    return due(conn, config, sub, now=now, include_reserved=include_reserved).digest
 
 
 def _message(config: Config, digest: Digest, now: datetime) -> tuple[str, str, bytes]:
@@ -204,9 +246,11 @@ class _Run:
             self.outcomes.append(Outcome(sub.email, "not-due",
                                          next_due=next_due(times, self.now)))
             return
-        digest = build_digest(self.conn, self.config, sub, now=self.now)
+        found = due(self.conn, self.config, sub, now=self.now)
+        digest = found.digest
         if digest.empty and not self.config.digest.send_empty:
             ledger.mark_due(self.conn, sub.email, now=self.now)
+            ledger.advance(self.conn, found.selection, found.settled_upto)
             self.outcomes.append(Outcome(sub.email, "empty"))
             return
         try:
@@ -225,6 +269,9 @@ class _Run:
         digest_id = ledger.reserve(self.conn, email=sub.email, message_id=msg_id,
                                    subject=subject, created_at=self.now, message=raw,
                                    items=items)
+        # Reserved items are settled for the cursor: sent, they are delivered; rejected, the
+        # rejection starts the cursor again.
+        ledger.advance(self.conn, found.selection, found.settled_upto)
         status, where, error = self.send(digest_id, raw, sub.email)
         self.outcomes.append(Outcome(sub.email, status, msg_id, subject, len(digest.new),
                                      len(digest.updates), where, error))
@@ -236,6 +283,7 @@ def deliver(conn: sqlite3.Connection, config: Config, transport: Transport, *,
     """One delivery against ``conn`` (the caller holds the state lock and owns ``conn``)."""
     now = now or datetime.now(UTC)
     run = _Run(conn, config, transport, now)
+    verdicts.refresh(conn, config.topics, now=now, progress=verdicts.terminal_progress())
     ledger.register(conn, [s.email for s in config.subscribers], now=now)
     aborted = ""
     try:
@@ -258,12 +306,9 @@ def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None =
     path = db.db_path(config.state_dir)
     real = transport or transport_for(config)
     if dry_run:
-        conn = db.open_copy(path)
-        try:
+        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
             return deliver(conn, config, DryTransport(real.name), now=now, schedule=schedule,
                            dry_run=True)
-        finally:
-            conn.close()
     with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
         conn = db.connect(path)
         try:
@@ -279,7 +324,7 @@ def pending_counts(conn: sqlite3.Connection, config: Config, *,
     unlimited = replace(config, digest=replace(config.digest, max_items=1_000_000))
     counts = {}
     for sub in config.subscribers:
-        digest = build_digest(conn, unlimited, sub, now=now, include_reserved=True)
+        digest = due(conn, unlimited, sub, now=now, include_reserved=True).digest
         counts[sub.email] = (len(digest.new), len(digest.updates))
     return counts
 
@@ -347,12 +392,35 @@ def _subscriber(config: Config, email: str | None) -> SubscriberConfig:
     raise UsageError(f"no subscriber {email!r}", hint=f"subscribers: {known}")
 
 
+def refresh_if_stale(config: Config, *, now: datetime) -> None:
+    """Re-classify the archive now if a topic changed since it was classified (under the state
+    lock, committed: the one pass the next collect or delivery would make), so a preview shows
+    the digest of the current topics."""
+    path = db.db_path(config.state_dir)
+    if not path.exists():
+        return
+    conn = db.connect_readonly(path)
+    try:
+        if not verdicts.stale(conn, config.topics):
+            return
+    finally:
+        conn.close()
+    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
+        conn = db.connect(path)
+        try:
+            verdicts.refresh(conn, config.topics, now=now,
+                             progress=verdicts.terminal_progress())
+        finally:
+            conn.close()
+
+
 def preview_command(config: Config, *, subscriber: str | None, output: str | None, text: bool,
                     out: TextIO, now: datetime | None = None) -> int:
     """The next digest of one subscriber, everything not yet received, as sent (not recorded)."""
     sub = _subscriber(config, subscriber)
     now = now or datetime.now(UTC)
-    conn = db.open_copy(db.db_path(config.state_dir))
+    refresh_if_stale(config, now=now)
+    conn = db.connect_readonly(db.db_path(config.state_dir))
     try:
         digest = build_digest(conn, config, sub, now=now, include_reserved=True)
     finally:

@@ -64,6 +64,12 @@ class Candidate:
     # What this subscriber last received of it, if anything.
     delivered_version: int | None = None
     delivered: Snapshot | None = None
+    # The stored verdicts of the subscriber's topics on this version, when the store has them
+    # (else ``choose`` classifies the text); ``due``: the store selected it as due (its verdict
+    # is one the subscriber asked for), so ``choose`` need not judge it again.
+    relevance: Relevance | None = None
+    due: bool = False
+    version_id: int = 0
 
     @property
     def when(self) -> datetime:
@@ -200,13 +206,13 @@ def choose(subscriber: SubscriberConfig, topics: Sequence[TopicConfig],
         if c.delivered_version is None:
             if since is not None and (c.when < since or c.first_seen < since):
                 continue
-            relevance = classify_fields(c.title, c.sapo, c.body, topics)
-            if relevance.relevant:
+            relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
+            if c.due or relevance.relevant:
                 new.append(_item(c, "new", relevance, topics))
         elif settings.show_updates and c.delivered and c.version > c.delivered_version:
             changes = material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body))
             if changes:
-                relevance = classify_fields(c.title, c.sapo, c.body, topics)
+                relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
                 updates.append(_item(c, "update", relevance, topics, changes))
     new.sort(key=lambda i: (i.when, i.article_id), reverse=True)
     updates.sort(key=lambda i: (i.when, i.article_id), reverse=True)

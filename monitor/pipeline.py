@@ -2,8 +2,9 @@
 
 Both halves always run: a collect that failed (the site down, a page refused) still leaves the
 articles it did store, and whatever earlier runs stored is still due. The exit code is 1 when
-either half failed. With ``--dry-run`` both work on one in-memory copy of the state, so the
-delivery shows the digests the collected articles would make, and nothing is written or sent.
+either half failed. With ``--dry-run`` both work inside one transaction that is rolled back at
+the end, so the delivery shows the digests the collected articles would make, and nothing is
+written or sent.
 """
 
 from __future__ import annotations
@@ -60,13 +61,10 @@ def run_once(config: Config, *, dry_run: bool = False, now: datetime | None = No
     path = db.db_path(config.state_dir)
     real = mail or transport_for(config)
     if dry_run:
-        conn = db.open_copy(path)
-        try:
+        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
             collected, error = _collect(config, conn, dry_run=True, now=now, http=http,
                                         resolver=resolver)
             delivered = deliver(conn, config, DryTransport(real.name), now=now, dry_run=True)
-        finally:
-            conn.close()
         return RunReport(collected, error, delivered)
     with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
         conn = db.connect(path)

@@ -5,8 +5,9 @@ JSON-ready dict, one ``_section`` function per key; ``render_text`` turns that d
 screen. A feature that adds a section (pending digest items per subscriber, next scheduled
 times) adds a reader to ``SECTIONS`` and a few lines to ``render_text``.
 
-The database is read from an in-memory copy: status never writes to the state, and never waits
-for a running collect.
+The live database is read through a read-only connection, no copy: status never writes to the
+state, and never waits for a running collect (WAL). Pending counts come from the stored verdicts
+through the delivery's own due query, so they cost what is new, not the archive.
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def gather(config: Config, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     path = db.db_path(config.state_dir)
     data: dict[str, Any] = {"state_db": str(path), "exists": path.exists()}
-    conn = db.open_copy(path)
+    conn = db.connect_readonly(path)
     try:
+        # One read transaction: every section sees the same state while a run writes.
+        conn.execute("BEGIN")
         for key, read in SECTIONS.items():
             data[key] = read(conn, config, now)
     finally:

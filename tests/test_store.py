@@ -94,16 +94,29 @@ def test_a_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
         db.connect(path)
 
 
-def test_a_copy_for_a_dry_run_never_writes_the_file(tmp_path: Path) -> None:
-    path = tmp_path / db.DB_NAME
-    assert db.open_copy(path).execute("SELECT count(*) FROM articles").fetchone()[0] == 0
-    assert not path.exists()
+def test_a_dry_run_state_is_rolled_back_and_never_created(tmp_path: Path) -> None:
+    with db.dry_state(tmp_path / "state", 1.0) as mem:
+        record(mem, article())
+    assert not (tmp_path / "state").exists()
+    path = db.db_path(tmp_path / "state")
     conn = db.connect(path)
     record(conn, article())
-    conn.close()
-    copy = db.open_copy(path)
-    record(copy, article(body=("Khác.",)))
-    assert store.get_article(db.connect(path), "704067").body == ("Đoạn một.", "Đoạn hai.")
+    with db.dry_state(tmp_path / "state", 1.0) as dry:
+        record(dry, article(body=("Khác.",)))  # its own transactions nest as savepoints
+        assert store.get_article(dry, "704067").body == ("Khác.",)
+    assert store.get_article(conn, "704067").body == ("Đoạn một.", "Đoạn hai.")
+    assert [v.version for v in store.versions(conn, "704067")] == [1]
+
+
+def test_a_reader_opens_the_live_file_read_only(tmp_path: Path) -> None:
+    path = tmp_path / db.DB_NAME
+    assert db.connect_readonly(path).execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    assert not path.exists()
+    record(db.connect(path), article())
+    reader = db.connect_readonly(path)
+    assert store.get_article(reader, "704067") is not None
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.execute("DELETE FROM articles")
 
 
 # --- articles and versions ----------------------------------------------------------------

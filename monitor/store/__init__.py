@@ -3,19 +3,24 @@
 - ``db``: opening the file (WAL, foreign keys, busy timeout), the ``MIGRATIONS`` list, explicit
   transactions, and the lock that lets one run at a time use a state directory;
 - ``articles``: the collect side: articles and their versions, refs waiting to be fetched, the
-  HTTP cache, raw-HTML snapshots, runs and per-source health.
+  HTTP cache, raw-HTML snapshots, runs and per-source health;
+- ``verdicts``: each article version's stored verdict per topic, and the one pass that
+  re-classifies the archive when a topic's definition changes;
+- ``ledger``: deliveries, and the due items of a subscriber, chosen through indexes.
 
-Each module takes a ``sqlite3.Connection`` from ``db.connect`` (or ``db.open_copy`` for a dry run)
-and never opens one itself, so a caller decides what is one transaction.
+Each module takes a ``sqlite3.Connection`` from ``db.connect`` (``db.connect_readonly`` for a
+reader; a dry run works inside ``db.rolled_back``) and never opens one itself, so a caller
+decides what is one transaction.
 """
 
 from monitor.store.db import (
     DB_NAME,
     MIGRATIONS,
     connect,
+    connect_readonly,
     db_path,
     migrate,
-    open_copy,
+    rolled_back,
     state_lock,
     transaction,
 )
@@ -24,9 +29,10 @@ __all__ = [
     "DB_NAME",
     "MIGRATIONS",
     "connect",
+    "connect_readonly",
     "db_path",
     "migrate",
-    "open_copy",
+    "rolled_back",
     "state_lock",
     "transaction",
 ]

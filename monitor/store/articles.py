@@ -417,3 +417,27 @@ def purge_snapshots(conn: sqlite3.Connection, *, before: datetime) -> int:
     if count:
         conn.execute("PRAGMA incremental_vacuum")
     return int(count)
+
+
+# --- retention ([state] keep_days) ----------------------------------------------------------
+
+
+def purge_old(conn: sqlite3.Connection, *, before: datetime) -> int:
+    """Drop the text of what is older than ``before``; returns how many versions went.
+
+    Versions seen before then go (with their verdicts); an article whose current version is
+    among them keeps its row, id, URL, title and content hash, so it is never announced again
+    as new and an unchanged page stays unchanged, but loses its sapo, body and captions. Read
+    through the ``versions_seen`` index: what was purged is gone, so each run reads only what
+    aged since the last.
+    """
+    cut = iso(before)
+    with transaction(conn):
+        conn.execute(
+            "UPDATE articles SET sapo = '', body = '[]', captions = '[]', tags = '[]'"
+            " WHERE id IN (SELECT v.article_id FROM versions v JOIN articles a"
+            " ON a.id = v.article_id AND a.version = v.version WHERE v.seen_at < ?)", (cut,))
+        gone = conn.execute("DELETE FROM versions WHERE seen_at < ?", (cut,)).rowcount
+    if gone:
+        conn.execute("PRAGMA incremental_vacuum")
+    return int(gone)

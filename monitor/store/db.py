@@ -231,10 +231,48 @@ CREATE TABLE job_runs (
 CREATE INDEX job_runs_outcome ON job_runs(outcome, slot);
 """
 
+# --- migration 4: stored verdicts (``monitor/store/verdicts.py``). An article version is
+# classified once, when it is stored; a topic's verdicts are recomputed only when its definition
+# (its fingerprint) changes. Deliveries, status and previews read them through indexes, so their
+# cost follows what is new, not the size of the archive.
+_M4_VERDICTS = """
+CREATE TABLE verdicts (
+    version_id  INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    topic       TEXT NOT NULL,
+    score       REAL NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('relevant', 'possible', 'not')),
+    -- JSON list of [phrase, where, count, weight, points]
+    matched     TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (version_id, topic)
+) WITHOUT ROWID;
+
+-- Per configured topic: the fingerprint its verdicts were computed with, and the versions id up
+-- to which every version has one (newer versions are classified by the next refresh).
+CREATE TABLE topic_state (
+    topic            TEXT PRIMARY KEY,
+    fingerprint      TEXT NOT NULL,
+    classified_upto  INTEGER NOT NULL DEFAULT 0,
+    classified_at    TEXT NOT NULL
+);
+
+-- Per subscriber: every version with an id up to ``floor`` is settled for them (delivered, not
+-- due, or superseded), for the selection (topics, their fingerprints, start point) named by
+-- ``selection``; a different selection starts again from the beginning.
+CREATE TABLE due_cursors (
+    subscriber  TEXT PRIMARY KEY,
+    selection   TEXT NOT NULL,
+    floor       INTEGER NOT NULL DEFAULT 0
+);
+
+-- Retention ([state] keep_days) purges versions by age; deliveries are read per article.
+CREATE INDEX deliveries_article ON deliveries(article_id);
+"""
+
 MIGRATIONS: list[str] = [
     _M1_COLLECT,
     _M2_LEDGER,
     _M3_JOBS,
+    _M4_VERDICTS,
 ]
 
 
@@ -282,25 +320,74 @@ def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def open_copy(path: Path) -> sqlite3.Connection:
-    """An in-memory copy of the database (empty if there is none): for runs that write nothing.
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """The live database for a reader that never writes (``status``, ``preview``).
 
-    The file is opened read-only, so a dry run never creates or changes the state directory.
+    No copy is made: WAL lets it read while a run writes. An empty in-memory database stands in
+    when there is no file yet, so a reader never creates the state directory. A file of an older
+    schema is first brought forward by ``connect`` (the one write a reader may cause, which any
+    run would make), since the queries of this version need its tables.
     """
-    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    _configure(mem)
-    if path.exists():
+    if not path.exists():
+        return connect(":memory:")
+    target = f"file:{path}?mode=ro"
+    try:
+        conn = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
+        _configure(conn)
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the state database {path}: {exc}",
+                         hint="check the [state] dir permissions") from exc
+    if version < len(MIGRATIONS):
+        conn.close()
+        connect(path).close()
+        return connect_readonly(path)
+    if version > len(MIGRATIONS):
         try:
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-            try:
-                src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                src.backup(mem)
-            finally:
-                src.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the state database {path}: {exc}") from exc
-    migrate(mem)
-    return mem
+            migrate(conn)  # says the file is newer than this program
+        finally:
+            conn.close()
+    return conn
+
+
+@contextlib.contextmanager
+def dry_state(state_dir: Path, lock_timeout: float) -> Iterator[sqlite3.Connection]:
+    """The state for a dry run: everything it writes is rolled back at the end.
+
+    It holds the state lock like any run (its writes, though temporary, would otherwise make a
+    real run wait on the database); without a database it works on an empty one in memory, so
+    it never creates the state directory.
+    """
+    path = db_path(state_dir)
+    if not path.exists():
+        conn = connect(":memory:")
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    with state_lock(state_dir, lock_timeout):
+        conn = connect(path)
+        try:
+            with rolled_back(conn):
+                yield conn
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def rolled_back(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Everything done inside happens in one transaction that is rolled back: a dry run.
+
+    The work sees its own writes (``transaction`` nests as savepoints), and the file is left
+    as it was, without a copy of the database.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -329,7 +416,21 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One unit of work: committed whole, or rolled back whole on any exception."""
+    """One unit of work: committed whole, or rolled back whole on any exception.
+
+    Inside an outer transaction (a dry run, a bulk load) it is a savepoint of it, so the same
+    code runs whether or not its writes are to be kept.
+    """
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT unit")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+            raise
+        conn.execute("RELEASE unit")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

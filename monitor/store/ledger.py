@@ -14,10 +14,17 @@ A crash between 2 and 3 leaves the digest pending; the next delivery sends the s
 (same Message-ID), which is the one repeat the design allows. A temporary failure leaves it
 pending too (``mark_failed``); a permanent rejection (``mark_rejected``) records the error for
 the operator and frees the items for a later digest.
+
+Due items (``candidates``) are read through indexes, never by walking the archive: versions by
+id from the subscriber's cursor (``due_cursors``: every version up to its ``floor`` is settled
+for them), each joined by primary key to its article, its stored verdicts, the deliveries and
+the pending digests. A delivery advances the cursor past what it settled; a different selection
+(topics, their fingerprints, start point) or a rejected digest starts it again from zero.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -26,8 +33,10 @@ from datetime import datetime
 from typing import Literal
 
 from monitor.digest import Candidate, Snapshot
+from monitor.store import verdicts
 from monitor.store.articles import from_iso, iso
 from monitor.store.db import transaction
+from monitor.store.verdicts import Verdict
 
 ItemKey = tuple[int, Literal["new", "update"], int]  # article id, kind, version
 
@@ -88,44 +97,120 @@ _RESERVED = (
 )
 
 
-def candidates(conn: sqlite3.Connection, email: str, *, since: datetime | None,
-               include_reserved: bool = False) -> list[Candidate]:
-    """Articles ``email`` has not received, and delivered ones edited since.
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one subscriber is due: stored verdicts in ``verdicts`` on any of ``topics``."""
 
-    New ones must have been both published (when known) and first seen from ``since`` on: a
-    first collect that reads old listing pages does not make their articles new to anyone.
+    email: str
+    topics: tuple[str, ...]
+    since: datetime | None
+    verdicts: tuple[Verdict, ...] = ("relevant",)
+    updates: bool = True
+    # The fingerprints the stored verdicts of ``topics`` were computed with: a cursor is only
+    # valid for the verdicts it was advanced over.
+    fingerprints: tuple[str, ...] = ()
 
-    Baseline articles are never candidates; nor are those of a digest still pending for them,
-    unless ``include_reserved`` (a preview shows everything not yet received).
+    @property
+    def key(self) -> str:
+        data = [self.email.lower(), sorted(zip(self.topics, self.fingerprints, strict=False)),
+                iso(self.since) if self.since else "", sorted(self.verdicts), self.updates]
+        return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+
+def floor(conn: sqlite3.Connection, selection: Selection) -> int:
+    """The versions id up to which everything is settled for this subscriber and selection."""
+    row = conn.execute("SELECT selection, floor FROM due_cursors WHERE subscriber = ?",
+                       (selection.email.lower(),)).fetchone()
+    return int(row[1]) if row and row[0] == selection.key else 0
+
+
+def advance(conn: sqlite3.Connection, selection: Selection, to: int) -> None:
+    """Everything up to the versions id ``to`` is settled (delivered, reserved, or not due)."""
+    with transaction(conn):
+        conn.execute("INSERT INTO due_cursors (subscriber, selection, floor) VALUES (?, ?, ?)"
+                     " ON CONFLICT (subscriber) DO UPDATE SET selection = excluded.selection,"
+                     " floor = excluded.floor", (selection.email.lower(), selection.key, to))
+
+
+def top_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
+
+
+def _in(name: str, values: Sequence[str], params: dict[str, object]) -> str:
+    keys = []
+    for i, value in enumerate(values):
+        params[f"{name}{i}"] = value
+        keys.append(f":{name}{i}")
+    return ",".join(keys) or "NULL"
+
+
+def candidates(conn: sqlite3.Connection, selection: Selection, *, after: int = 0,
+               upto: int | None = None, include_reserved: bool = False) -> list[Candidate]:
+    """Articles the subscriber has not received whose current version is due, and delivered
+    ones edited since; only versions with an id in (``after``, ``upto``] are read.
+
+    Both read ``versions`` by id range (its primary key) and every other table by an index:
+    the cost follows the versions stored since ``after`` (the subscriber's cursor), never the
+    archive. New ones must have been both published (when known) and first seen from
+    ``since`` on: a first collect that reads old listing pages does not make their articles new
+    to anyone. A version without a stored verdict of the topics (not classified yet) is returned
+    for ``digest.choose`` to classify. Baseline articles are never candidates; nor are those
+    of a digest still pending for them, unless ``include_reserved`` (a preview shows everything
+    not yet received).
     """
-    params = {"email": email.lower(), "since": iso(since) if since else ""}
+    params: dict[str, object] = {
+        "email": selection.email.lower(), "after": after,
+        "upto": top_version(conn) if upto is None else upto,
+        "since": iso(selection.since) if selection.since else "",
+    }
+    topics = _in("t", selection.topics, params)
+    wanted = _in("w", selection.verdicts, params)
     reserved = "0" if include_reserved else _RESERVED
+    # CROSS JOIN keeps ``versions`` the outer loop, read by id range.
     new_rows = conn.execute(
-        "SELECT a.* FROM articles a WHERE a.baseline = 0 AND a.first_seen >= :since"
+        "SELECT v.id AS vid, a.* FROM versions v CROSS JOIN articles a"
+        " WHERE v.id > :after AND v.id <= :upto AND a.id = v.article_id"
+        " AND a.version = v.version AND a.baseline = 0 AND a.first_seen >= :since"
         " AND coalesce(a.published_at, a.first_seen) >= :since"
+        " AND (EXISTS (SELECT 1 FROM verdicts x WHERE x.version_id = v.id"
+        f" AND x.topic IN ({topics}) AND x.verdict IN ({wanted}))"
+        " OR NOT EXISTS (SELECT 1 FROM verdicts x WHERE x.version_id = v.id"
+        f" AND x.topic IN ({topics})))"
         " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscriber = :email"
-        f" AND d.article_id = a.id) AND NOT {reserved}", params)
-    found = [_candidate(r) for r in new_rows]
-    edited = conn.execute(
-        "SELECT a.*, d.version AS d_version, v.title AS d_title, v.sapo AS d_sapo,"
-        " v.body AS d_body FROM deliveries d JOIN articles a ON a.id = d.article_id"
-        " LEFT JOIN versions v ON v.article_id = a.id AND v.version = d.version"
-        f" WHERE d.subscriber = :email AND a.version > d.version AND NOT {reserved}", params)
+        f" AND d.article_id = a.id) AND NOT {reserved}", params).fetchall()
+    edited = []
+    if selection.updates:
+        edited = conn.execute(
+            "SELECT v.id AS vid, a.*, d.version AS d_version, o.title AS d_title,"
+            " o.sapo AS d_sapo, o.body AS d_body FROM versions v CROSS JOIN deliveries d"
+            " CROSS JOIN articles a LEFT JOIN versions o ON o.article_id = a.id"
+            " AND o.version = d.version WHERE v.id > :after AND v.id <= :upto"
+            " AND v.kind = 'changed' AND d.subscriber = :email AND d.article_id = v.article_id"
+            " AND d.version < v.version AND a.id = v.article_id AND a.version = v.version"
+            f" AND NOT {reserved}", params).fetchall()
+    judged = verdicts.of_versions(conn, [r["vid"] for r in (*new_rows, *edited)],
+                                  selection.topics)
+    found = [_candidate(r, judged.get(r["vid"]), selection) for r in new_rows]
     for r in edited:
         delivered = None
         if r["d_title"] is not None:
             delivered = Snapshot(r["d_title"], r["d_sapo"], tuple(json.loads(r["d_body"])))
-        found.append(_candidate(r, delivered_version=r["d_version"], delivered=delivered))
+        found.append(_candidate(r, judged.get(r["vid"]), selection,
+                                delivered_version=r["d_version"], delivered=delivered))
     return found
 
 
-def _candidate(row: sqlite3.Row, *, delivered_version: int | None = None,
+def _candidate(row: sqlite3.Row, judged: list[verdicts.TopicVerdict] | None,
+               selection: Selection, *, delivered_version: int | None = None,
                delivered: Snapshot | None = None) -> Candidate:
     return Candidate(
         article_id=row["id"], url=row["url"], title=row["title"], sapo=row["sapo"],
         body=tuple(json.loads(row["body"])), published_at=from_iso(row["published_at"]),
         first_seen=datetime.fromisoformat(row["first_seen"]), version=row["version"],
         delivered_version=delivered_version, delivered=delivered,
+        relevance=verdicts.relevance(judged) if judged else None,
+        due=bool(judged) and any(v.verdict in selection.verdicts for v in judged or ()),
+        version_id=row["vid"],
     )
 
 
@@ -172,10 +257,13 @@ def mark_failed(conn: sqlite3.Connection, digest_id: int, *, error: str) -> None
 
 
 def mark_rejected(conn: sqlite3.Connection, digest_id: int, *, error: str) -> None:
-    """Refused for good: recorded for the operator; its items are free for a later digest."""
+    """Refused for good: recorded for the operator; its items are free for a later digest
+    (the subscriber's cursor, which had passed them as reserved, starts again)."""
     with transaction(conn):
         conn.execute("UPDATE digests SET status = 'rejected', attempts = attempts + 1,"
                      " last_error = ? WHERE id = ? AND status = 'pending'", (error, digest_id))
+        conn.execute("DELETE FROM due_cursors WHERE subscriber ="
+                     " (SELECT subscriber FROM digests WHERE id = ?)", (digest_id,))
 
 
 _DIGEST_COLUMNS = (

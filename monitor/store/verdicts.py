@@ -1,0 +1,270 @@
+"""Stored verdicts: each article version classified once per topic, when it is stored.
+
+Tables of migration 3 (``db.py``). A row of ``verdicts`` holds one topic's score, verdict
+(``relevant``, ``possible`` or ``not``) and matched phrases for one row of ``versions``. The
+definition each topic was classified with is kept as a fingerprint in ``topic_state``:
+
+- ``record`` classifies a version just stored (the collect hook);
+- ``refresh`` brings the stored verdicts in line with the configured topics: a topic whose
+  fingerprint changed (or that is new) is re-classified over the whole archive, once, in one
+  pass and one transaction, with progress on a terminal; versions stored without a verdict (by
+  an older program, or a crash between storing and classifying) are classified from the
+  topic's watermark on. When nothing changed it costs two indexed reads.
+
+Readers (deliveries, status, previews) never classify the archive: they read verdicts by
+version id (``ledger.candidates``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, TextIO
+
+from monitor.classify import score_topic
+from monitor.config import TopicConfig
+from monitor.models import Match, Relevance
+from monitor.store.articles import iso
+from monitor.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["relevant", "possible", "not"]
+VERDICTS: tuple[Verdict, ...] = ("relevant", "possible", "not")
+# Part of every fingerprint: raising it re-classifies the archive once after a scoring change.
+CLASSIFIER_VERSION = 1
+BATCH = 500
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicVerdict:
+    topic: str
+    score: float
+    verdict: Verdict
+    matched: tuple[Match, ...] = ()
+
+
+def fingerprint(topic: TopicConfig) -> str:
+    """What the verdicts of ``topic`` depend on (its label and name do not change a verdict)."""
+    data = {
+        "classifier": CLASSIFIER_VERSION,
+        "phrases": sorted(topic.phrases.items()), "exclude": sorted(topic.exclude),
+        "threshold": topic.threshold, "weights": [topic.title_weight, topic.sapo_weight,
+                                                   topic.body_weight],
+        "accent_insensitive": topic.accent_insensitive,
+    }
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def judge(title: str, sapo: str, body: Sequence[str],
+          topics: Iterable[TopicConfig]) -> list[TopicVerdict]:
+    """Each topic's verdict on one text (pure)."""
+    found = []
+    for topic in topics:
+        score, matched, _ = score_topic(topic, title, sapo, body)
+        verdict: Verdict = "relevant" if score >= topic.threshold else "not"
+        found.append(TopicVerdict(topic.name, round(score, 4), verdict, tuple(matched)))
+    return found
+
+
+def relevance(verdicts: Sequence[TopicVerdict]) -> Relevance:
+    """The combined relevance of some topics' verdicts, as ``classify_fields`` reports it."""
+    best = max((v.score for v in verdicts), default=0.0)
+    relevant = tuple(v.topic for v in verdicts if v.verdict == "relevant")
+    return Relevance(score=best, relevant=bool(relevant),
+                     matched=tuple(m for v in verdicts for m in v.matched), topics=relevant)
+
+
+def _matched_json(matched: Sequence[Match]) -> str:
+    return json.dumps([[m.phrase, m.where, m.count, m.weight, m.points] for m in matched],
+                      ensure_ascii=False)
+
+
+def decode(topic: str, score: float, verdict: str, matched: str) -> TopicVerdict:
+    rows = json.loads(matched)
+    return TopicVerdict(topic, score, verdict,  # type: ignore[arg-type]
+                        tuple(Match(topic, p, w, c, wt, pts) for p, w, c, wt, pts in rows))
+
+
+def _write(conn: sqlite3.Connection, version_id: int, verdicts: Iterable[TopicVerdict]) -> None:
+    conn.executemany(
+        "INSERT INTO verdicts (version_id, topic, score, verdict, matched) VALUES (?,?,?,?,?)"
+        " ON CONFLICT (version_id, topic) DO UPDATE SET score = excluded.score,"
+        " verdict = excluded.verdict, matched = excluded.matched",
+        [(version_id, v.topic, v.score, v.verdict, _matched_json(v.matched)) for v in verdicts])
+
+
+def version_id(conn: sqlite3.Connection, article_id: int, version: int) -> int | None:
+    row = conn.execute("SELECT id FROM versions WHERE article_id = ? AND version = ?",
+                       (article_id, version)).fetchone()
+    return int(row[0]) if row else None
+
+
+def record(conn: sqlite3.Connection, article_id: int, version: int, title: str, sapo: str,
+           body: Sequence[str], topics: Sequence[TopicConfig]) -> None:
+    """Classify one stored version against the topics whose stored fingerprint is current.
+
+    A topic not yet refreshed is left to ``refresh``, which classifies the whole archive for it.
+    """
+    vid = version_id(conn, article_id, version)
+    old = stale(conn, topics)
+    current = [t for t in topics if t.name not in old]
+    if vid is None or not current:
+        return
+    with transaction(conn):
+        _write(conn, vid, judge(title, sapo, body, current))
+
+
+def stale(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> set[str]:
+    """Topics whose stored verdicts were computed with another definition, or never."""
+    stored = {r[0]: r[1] for r in conn.execute("SELECT topic, fingerprint FROM topic_state")}
+    return {t.name for t in topics if stored.get(t.name) != fingerprint(t)}
+
+
+def topic_fingerprints(conn: sqlite3.Connection) -> dict[str, str]:
+    """The fingerprint each topic's stored verdicts were computed with."""
+    return {r[0]: r[1] for r in conn.execute("SELECT topic, fingerprint FROM topic_state")}
+
+
+def unclassified(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> int:
+    """How many versions past the watermarks lack a verdict of a current topic (a few, at most
+    the versions stored since the last refresh by something other than the collect hook)."""
+    upto = _watermark(conn, topics)
+    if upto is None:
+        return 0
+    return len(_missing(conn, topics, upto))
+
+
+def _watermark(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> int | None:
+    names = [t.name for t in topics]
+    if not names:
+        return None
+    marks = dict(conn.execute(
+        f"SELECT topic, classified_upto FROM topic_state WHERE topic IN ({_marks(names)})",
+        names).fetchall())
+    return min(int(marks.get(n, 0)) for n in names)
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _missing(conn: sqlite3.Connection, topics: Sequence[TopicConfig], upto: int) -> list[int]:
+    names = [t.name for t in topics]
+    rows = conn.execute(
+        "SELECT v.id FROM versions v WHERE v.id > ? AND (SELECT count(*) FROM verdicts x"
+        f" WHERE x.version_id = v.id AND x.topic IN ({_marks(names)})) < ? ORDER BY v.id",
+        (upto, *names, len(names)))
+    return [int(r[0]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    reclassified_topics: tuple[str, ...] = ()
+    versions: int = 0  # versions classified by this refresh
+
+
+def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: datetime,
+            progress: Progress | None = None) -> Refreshed:
+    """Bring the stored verdicts in line with ``topics``; one transaction."""
+    if not topics:
+        return Refreshed()
+    changed = [t for t in topics if t.name in stale(conn, topics)]
+    with transaction(conn):
+        top = int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
+        done = 0
+        if changed:
+            total = int(conn.execute("SELECT count(*) FROM versions").fetchone()[0])
+            log.info("topics %s changed: re-classifying %d article versions",
+                     ", ".join(t.name for t in changed), total)
+            done += _classify(conn, changed, _all_ids(conn, top), total, progress)
+            conn.executemany(
+                "INSERT INTO topic_state (topic, fingerprint, classified_upto, classified_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, classified_upto = excluded.classified_upto,"
+                " classified_at = excluded.classified_at",
+                [(t.name, fingerprint(t), top, iso(now)) for t in changed])
+        upto = _watermark(conn, topics)
+        if upto is not None and upto < top:
+            missing = [i for i in _missing(conn, topics, upto) if i <= top]
+            done += _classify(conn, topics, iter(missing), len(missing), None)
+            names = [t.name for t in topics]
+            conn.execute(f"UPDATE topic_state SET classified_upto = ? WHERE topic IN"
+                         f" ({_marks(names)})", (top, *names))
+    return Refreshed(tuple(t.name for t in changed), done)
+
+
+def _all_ids(conn: sqlite3.Connection, top: int) -> Iterable[int]:
+    last = 0
+    while True:
+        ids = [int(r[0]) for r in conn.execute(
+            "SELECT id FROM versions WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (last, top, BATCH))]
+        if not ids:
+            return
+        yield from ids
+        last = ids[-1]
+
+
+def _classify(conn: sqlite3.Connection, topics: Sequence[TopicConfig], ids: Iterable[int],
+              total: int, progress: Progress | None) -> int:
+    """Classify the versions ``ids`` for ``topics``, in batches (memory stays flat)."""
+    done = 0
+    batch: list[int] = []
+
+    def flush() -> None:
+        nonlocal done
+        rows = conn.execute(f"SELECT id, title, sapo, body FROM versions WHERE id IN"
+                            f" ({_marks(batch)})", batch).fetchall()
+        for r in rows:
+            _write(conn, r[0], judge(r[1], r[2], json.loads(r[3]), topics))
+        done += len(batch)
+        batch.clear()
+        if progress is not None:
+            progress(done, total)
+
+    for vid in ids:
+        batch.append(vid)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return done
+
+
+def terminal_progress(stream: TextIO | None = None) -> Progress | None:
+    """A progress line on ``stream`` (stderr) when it is a terminal; else nothing."""
+    out = stream or sys.stderr
+    if not out.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        out.write(f"\rre-classifying stored articles: {done:,}/{total:,}{end}")
+        out.flush()
+
+    return show
+
+
+def of_versions(conn: sqlite3.Connection, ids: Sequence[int],
+                topics: Sequence[str]) -> dict[int, list[TopicVerdict]]:
+    """The stored verdicts of ``topics`` on the versions ``ids`` (by primary key)."""
+    found: dict[int, list[TopicVerdict]] = {}
+    if not ids or not topics:
+        return found
+    for start in range(0, len(ids), BATCH):
+        part = list(ids[start:start + BATCH])
+        rows = conn.execute(
+            f"SELECT version_id, topic, score, verdict, matched FROM verdicts WHERE version_id"
+            f" IN ({_marks(part)}) AND topic IN ({_marks(topics)})", (*part, *topics))
+        for r in rows:
+            found.setdefault(int(r[0]), []).append(decode(r[1], r[2], r[3], r[4]))
+    return found
