@@ -74,9 +74,12 @@ def _digests(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[st
     """Per subscriber what the next digest would carry, digests waiting to be resent, and the
     recipients the mail server refused (for the operator to fix)."""
     from monitor.deliver import pending_counts
-    from monitor.store import ledger
+    from monitor.store import ledger, verdicts
 
     return {
+        # Topics whose stored verdicts predate their current definition: the counts below use
+        # the stored ones until the next collect, delivery or preview re-classifies.
+        "stale_topics": sorted(verdicts.stale(conn, config.topics)),
         "pending_items": {email: {"new": new, "updated": updated}
                           for email, (new, updated) in pending_counts(conn, config,
                                                                       now=now).items()},
@@ -172,6 +175,11 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append(f"  {email}: {n['new']} new, {n['updated']} updated")
     if not digests["pending_items"]:
         lines.append("  none configured")
+    if digests["stale_topics"]:
+        lines.append("  topics changed since the archive was classified: "
+                     + ", ".join(digests["stale_topics"])
+                     + " (counts use the previous definition until the next collect, delivery"
+                     " or preview re-classifies the stored articles, once)")
     for d in digests["pending_digests"]:
         lines.append(f"  digest to {d['subscriber']} waiting to be resent "
                      f"({d['attempts']} attempts: {d['last_error'] or '-'})")

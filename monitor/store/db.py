@@ -264,7 +264,10 @@ CREATE TABLE due_cursors (
     floor       INTEGER NOT NULL DEFAULT 0
 );
 
--- Retention ([state] keep_days) purges versions by age; deliveries are read per article.
+-- Reads whose cost must not follow the archive: the re-check window of a collect (the same
+-- expression as its query), the count of edits in `monitor status`, deliveries per article.
+CREATE INDEX articles_recheck ON articles(coalesce(published_at, first_seen));
+CREATE INDEX versions_kind ON versions(kind);
 CREATE INDEX deliveries_article ON deliveries(article_id);
 """
 
