@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.config import Config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, UsageError
 
 
 def writable_dir(path: Path, key: str) -> None:
@@ -29,7 +29,8 @@ def writable_dir(path: Path, key: str) -> None:
                           hint="fix its permissions or point the key at another folder")
 
 
-def check_command(config: Config, *, network: bool, out: TextIO) -> int:
+def check_command(config: Config, *, network: bool, out: TextIO,
+                  test_alert: bool = False) -> int:
     writable_dir(config.state_dir, "[state] dir")
     if not config.mail.smtp.host:
         writable_dir(config.outbox_dir, "[mail] outbox_dir")
@@ -39,6 +40,9 @@ def check_command(config: Config, *, network: bool, out: TextIO) -> int:
         f"config ok: {len(config.sources)} source(s), {len(config.topics)} topic(s), "
         f"{len(config.subscribers)} subscriber(s); mail via {via}\n"
     )
+    if test_alert and not network:
+        raise UsageError("--test-alert sends mail: use it with --network",
+                         hint="monitor check --network --test-alert")
     if not network:
         return 0
     failed = False
@@ -60,4 +64,15 @@ def check_command(config: Config, *, network: bool, out: TextIO) -> int:
         except MonitorError as exc:
             failed = True
             out.write(f"smtp {config.mail.smtp.host}: FAILED: {exc}\n")
+    if test_alert:
+        from monitor.alerts import send_test
+
+        if not config.alerts.recipients:
+            failed = True
+            out.write("test alert: FAILED: no [alerts] recipients in the config\n")
+        else:
+            sent = send_test(config)
+            failed = failed or not sent.ok
+            out.write(f"test alert: sent to {sent.where}\n" if sent.ok
+                      else f"test alert: FAILED: {sent.error}\n")
     return 1 if failed else 0

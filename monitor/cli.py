@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("check", help="validate the config")
     p.add_argument("--network", action="store_true", help="also try SMTP login and each source")
+    p.add_argument("--test-alert", action="store_true",
+                   help="with --network: send a test alert to [alerts] recipients")
     sub.add_parser("demo", help="the whole pipeline offline against a bundled sample site")
     return parser
 
@@ -126,7 +128,7 @@ def _status(args: argparse.Namespace, config: Callable[[], Config], out: TextIO)
 def _check(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
     from monitor.check import check_command
 
-    return check_command(config(), network=args.network, out=out)
+    return check_command(config(), network=args.network, test_alert=args.test_alert, out=out)
 
 
 def _serve(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:

@@ -28,7 +28,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TextIO
 
@@ -83,6 +83,18 @@ class JobResult:
     article: Article | None = None
     recorded: Recorded | None = None
     error: str | None = None
+    html: bytes | None = None  # kept only for a page the profile missed (the markup alert)
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """An article page the site profile did not extract whole: a sign the markup changed."""
+
+    url: str
+    fields: tuple[str, ...]  # what the profile missed: title, sapo, body
+    extractor: str  # what was kept instead: "generic", "profile" (partial) or "none"
+    confidence: float
+    html: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,7 @@ class CollectReport:
     sources: tuple[SourceRun, ...] = ()
     changes: tuple[Recorded, ...] = ()
     titles: dict[str, str] = field(default_factory=dict)
+    misses: tuple[Miss, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -200,7 +213,7 @@ async def collect(
     return CollectReport(run_id=None if dry_run else run_id, started_at=started, ended_at=ended,
                          dry_run=dry_run, baseline=baseline, outcome=outcome, counts=counts,
                          errors=tuple(errors), sources=tuple(health), changes=changes,
-                         titles=titles)
+                         titles=titles, misses=tuple(_misses(results)))
 
 
 async def _discover(source: SourceConfig, fetcher: Fetcher, memory: _Memory, config: Config,
@@ -268,7 +281,8 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
                                   header_charset=response.charset)
     except NotAnArticle as exc:
         # Listed as an article, yet none found: the markup may have changed (a canary).
-        return _failed(conn, job, "not_article", exc, retry_at=now + REFUSED_RETRY)
+        failed = _failed(conn, job, "not_article", exc, retry_at=now + REFUSED_RETRY)
+        return replace(failed, html=response.body)
     except Exception as exc:  # an extractor bug must not stop the run
         log.exception("extracting %s failed", job.url)
         return _failed(conn, job, "failed", exc, retry_at=now)
@@ -282,7 +296,9 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
         verdicts.record(conn, recorded.article_id, recorded.version, article.title, article.sapo,
                         article.body, config.topics)
     log.info("%s: %s (v%d) %s", recorded.kind, job.ident, recorded.version, job.url)
-    return JobResult(job, recorded.kind, article=article, recorded=recorded)
+    whole = article.extractor == "profile" and article.title and article.body
+    return JobResult(job, recorded.kind, article=article, recorded=recorded,
+                     html=None if whole else response.body)
 
 
 def _failed(conn: sqlite3.Connection, job: Job, result: Result, exc: BaseException, *,
@@ -292,6 +308,25 @@ def _failed(conn: sqlite3.Connection, job: Job, result: Result, exc: BaseExcepti
     if job.kind == "new":
         store.pending_failed(conn, job.ident, error=f"{result}: {reason}", retry_at=retry_at)
     return JobResult(job, result, error=reason)
+
+
+def _misses(results: Sequence[JobResult]) -> list[Miss]:
+    found = []
+    for r in results:
+        if r.html is None:
+            continue
+        a = r.article
+        if a is None:
+            found.append(Miss(r.job.url, ("title", "body"), "none", 0.0, r.html))
+            continue
+        notes = " ".join(a.warnings)
+        fields = [name for name, missed in (
+            ("title", not a.title),
+            ("sapo", "no sapo" in notes),
+            ("body", a.extractor != "profile" or not a.body or "profile's article body" in notes
+             or "profile's selectors" in notes)) if missed]
+        found.append(Miss(r.job.url, tuple(fields), a.extractor, a.confidence, r.html))
+    return found
 
 
 # --- counting -----------------------------------------------------------------------------
@@ -433,5 +468,5 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
-__all__ = ["CollectReport", "Job", "collect", "collect_command", "plan", "render_summary",
+__all__ = ["CollectReport", "Job", "Miss", "collect", "collect_command", "plan", "render_summary",
            "run_collect"]

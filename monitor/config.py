@@ -276,6 +276,9 @@ class DigestConfig:
     show_updates: bool = True
     max_items: int = bounded(50, min=1, max=1000)
     subject_prefix: str = "[Kinh tế & Đô thị]"
+    # Searched before the built-in templates, for the digest and the alert mails; relative to
+    # the config file's folder. `monitor templates export` copies the built-in ones there.
+    templates_dir: str = "templates"
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +295,23 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """The operators' channel: never mixed with the digests, never sent to a subscriber."""
+
+    recipients: tuple[str, ...] = ()
+    sender: str = ""  # empty: [mail] sender
+    # Used when [mail.smtp] host is empty: alert mails are written here as .eml files.
+    outbox_dir: str = "state/alerts"
+    reminder_hours: float = 24.0
+    # The site changed its markup when the profile misses on this share of a run's articles.
+    markup_share: float = 0.5
+    # A digest (or an item due to a subscriber) waiting longer than this is stuck.
+    stuck_after_hours: float = 24.0
+    # The page attached to a markup alert is cut to this many bytes.
+    attach_max_bytes: int = 200_000
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -303,6 +323,7 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     # Where the file was read from: relative paths in it are relative to its folder.
     root: Path = Path(".")
 
@@ -313,6 +334,14 @@ class Config:
     @property
     def outbox_dir(self) -> Path:
         return self.root / self.mail.outbox_dir
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / self.digest.templates_dir
+
+    @property
+    def alerts_outbox_dir(self) -> Path:
+        return self.root / self.alerts.outbox_dir
 
     def topic(self, name: str) -> TopicConfig:
         for topic in self.topics:
@@ -560,6 +589,20 @@ def _check(config: Config, name: str) -> None:
             )
     if config.subscribers and not config.mail.sender:
         fail("[mail] sender", "missing; set the From address, e.g. 'Monitor <monitor@example.org>'")
+    for i, email in enumerate(config.alerts.recipients):
+        if "@" not in email or any(c in email for c in " \r\n<>,"):
+            fail(f"[alerts] recipients[{i}]", f"expected an email address, got {email!r}")
+    if config.alerts.recipients and not (config.alerts.sender or config.mail.sender):
+        fail("[alerts] sender", "missing; set it or [mail] sender (the From of alert mails)")
+    if any(c in config.alerts.sender for c in "\r\n"):
+        fail("[alerts] sender", "must not contain a line break")
+    for key in ("reminder_hours", "stuck_after_hours"):
+        if getattr(config.alerts, key) <= 0:
+            fail(f"[alerts] {key}", "expected a number above 0")
+    if not 0 < config.alerts.markup_share <= 1:
+        fail("[alerts] markup_share", "expected a share above 0 and at most 1, e.g. 0.5")
+    if config.alerts.attach_max_bytes < 0:
+        fail("[alerts] attach_max_bytes", "expected a whole number of at least 0")
     for key in ("sender", "reply_to", "list_id", "unsubscribe"):
         if any(c in getattr(config.mail, key) for c in "\r\n"):
             fail(f"[mail] {key}", "must not contain a line break")

@@ -108,6 +108,14 @@ def is_due(times: tuple[time, ...], last_due: datetime | None, now: datetime) ->
     return bool(passed) and last_due < max(passed)
 
 
+def due_since(times: tuple[time, ...], found: datetime) -> datetime:
+    """When an item found at ``found`` became due: then, or at the schedule's next time."""
+    local = found.astimezone(VN_TZ)
+    later = [s for d in (local, local + timedelta(days=1)) for s in _slots(times, d)
+             if s >= local]
+    return min(later) if times and later else found
+
+
 def next_due(times: tuple[time, ...], now: datetime) -> str:
     local = now.astimezone(VN_TZ)
     later = [s for d in (local, local + timedelta(days=1)) for s in _slots(times, d) if s > local]

@@ -4,7 +4,7 @@
 ones relevant to their topics, newest first, and the delivered ones whose title, sapo or body
 changed materially since (the "Cập nhật" section). ``render`` turns a ``Digest`` into a subject,
 an HTML body and a plain-text body with one Jinja2 environment (autoescape on, undefined names
-are errors), from the templates shipped inside the package (``monitor/templates``).
+are errors), from the operator's ``templates_dir`` first, then the package's (``monitor.jinja``).
 
 Only http(s) links reach a template: any other URL (``javascript:``, ``data:``) is dropped here.
 """
@@ -20,8 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import jinja2
-
+from monitor import jinja
 from monitor.classify import classify_fields, highlight_spans
 from monitor.config import Config, DigestConfig, SubscriberConfig, TopicConfig
 from monitor.extract.text import VN_TZ, fold, format_local, nfc
@@ -370,32 +369,6 @@ def _unsubscribe(value: str) -> str | None:
     return http_url(value)
 
 
-_ENV: jinja2.Environment | None = None
-
-
-def environment() -> jinja2.Environment:
-    """The one Jinja2 environment: package templates, autoescape for HTML, strict undefined."""
-    global _ENV
-    if _ENV is None:
-        _ENV = jinja2.Environment(
-            loader=jinja2.PackageLoader("monitor", "templates"),
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
-                                                disabled_extensions=("txt", "txt.j2"),
-                                                default_for_string=True, default=True),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        )
-        _ENV.filters["wrap"] = _wrap
-    return _ENV
-
-
-def _wrap(text: str, width: int = 76, indent: str = "") -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width=width, initial_indent=indent,
-                                   subsequent_indent=indent, break_on_hyphens=False)) or indent
-
-
 def render(digest: Digest, config: Config) -> RenderedDigest:
     """Subject, HTML and plain text of a digest; both bodies hold the same items."""
     topics = digest.topics
@@ -419,7 +392,6 @@ def render(digest: Digest, config: Config) -> RenderedDigest:
         "days": _days(digest.new, topics),
         "updates": [_view(i, topics) for i in digest.updates],
     }
-    env = environment()
-    html = env.get_template("digest.html.j2").render(context)
-    text = env.get_template("digest.txt.j2").render(context)
+    html = jinja.render(config.templates_dir, "digest.html.j2", context)
+    text = jinja.render(config.templates_dir, "digest.txt.j2", context)
     return RenderedDigest(title, html, text)

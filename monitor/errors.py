@@ -19,6 +19,7 @@ stops a run::
     │   └── BlockedError              the site answered with a block or challenge page
     ├── StoreError                    the SQLite state could not be read or written
     │   └── LockTimeout               another run holds the state directory
+    ├── TemplateError                 a template (an operator's, in templates/) failed to render
     └── MailError                     a digest could not be sent
         ├── TemporaryMailError        4xx, refused, timeout: retried on the next delivery
         └── PermanentMailError        5xx for a recipient: recorded for the operator
@@ -94,6 +95,10 @@ class StoreError(MonitorError):
 
 
 class LockTimeout(StoreError):
+    pass
+
+
+class TemplateError(MonitorError):
     pass
 
 

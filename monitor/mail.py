@@ -23,11 +23,13 @@ import os
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from datetime import datetime
 from email import policy
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesHeaderParser
@@ -80,11 +82,11 @@ def _mailbox(value: str, *, what: str, name: str | None = None) -> str:
                       charset="utf-8")
 
 
-def message_id(key: str, sender: str) -> str:
+def message_id(key: str, sender: str, *, kind: str = "digest") -> str:
     """The Message-ID of a digest: from its key, so the same digest always has the same one."""
     domain = parseaddr(header_value(sender))[1].rpartition("@")[2]
     domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "kinhtedothi-monitor.invalid"
-    return f"<digest.{key[:40]}@{domain}>"
+    return f"<{kind}.{key[:40]}@{domain}>"
 
 
 def build_message(*, subject: str, text: str, html: str, mail: MailConfig, site_name: str,
@@ -117,12 +119,43 @@ def build_message(*, subject: str, text: str, html: str, mail: MailConfig, site_
     return msg
 
 
+def build_alert_message(*, subject: str, text: str, sender: str, to_email: str, msg_id: str,
+                        date: datetime, attachments: Sequence[tuple[str, bytes]] = ()
+                        ) -> Message:
+    """An operator alert: plain text, short, with pages attached (``text/html``) when given."""
+    body = MIMEText(text, "plain", cast(str, _QP_UTF8))
+    msg: Message = body
+    if attachments:
+        boundary = "=_" + hashlib.sha256(msg_id.encode()).hexdigest()[:32]
+        msg = MIMEMultipart("mixed", boundary=boundary)
+        msg.attach(body)
+        for name, data in attachments:
+            part = MIMEApplication(data, "octet-stream")
+            part.set_type("text/html")
+            part.add_header("Content-Disposition", "attachment",
+                            filename=re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80] or "page.html")
+            msg.attach(part)
+    msg["From"] = _mailbox(sender, what="[alerts] sender")
+    msg["To"] = _mailbox(to_email, what="[alerts] recipients")
+    msg["Subject"] = cast(str, Header(header_value(subject), "utf-8", header_name="Subject"))
+    msg["Date"] = format_datetime(date.astimezone(VN_TZ))
+    msg["Message-ID"] = re.sub(r"[^\x21-\x7e]", "", msg_id)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    return msg
+
+
 def as_bytes(msg: Message) -> bytes:
     return msg.as_bytes(policy=_POLICY)
 
 
+def bare_address(value: str, *, what: str) -> str:
+    """``user@example.org`` of ``Name <user@example.org>``; a MailError naming ``what``."""
+    return _address(value, what=what)[1]
+
+
 def envelope_sender(mail: MailConfig) -> str:
-    return _address(mail.sender, what="[mail] sender")[1]
+    return bare_address(mail.sender, what="[mail] sender")
 
 
 # --- transports -------------------------------------------------------------------------------
@@ -307,11 +340,11 @@ def _quit(conn: smtplib.SMTP | None) -> None:
             conn.close()
 
 
-def transport_for(config: Config) -> Transport:
-    """SMTP when [mail.smtp] host is set, else the file outbox."""
+def transport_for(config: Config, *, alerts: bool = False) -> Transport:
+    """SMTP when [mail.smtp] host is set, else the file outbox (the digests' or the alerts')."""
     if config.mail.smtp.host:
         return SmtpTransport(config.mail.smtp, config.smtp_password())
-    return OutboxTransport(config.outbox_dir)
+    return OutboxTransport(config.alerts_outbox_dir if alerts else config.outbox_dir)
 
 
 def check_login(config: Config) -> None:
@@ -323,6 +356,6 @@ def check_login(config: Config) -> None:
         transport.close()
 
 
-__all__ = ["OutboxTransport", "SmtpTransport", "Transport", "as_bytes", "build_message",
-           "check_login", "envelope_sender", "header_value", "inline_css", "message_id",
-           "transport_for"]
+__all__ = ["OutboxTransport", "SmtpTransport", "Transport", "as_bytes", "bare_address",
+           "build_alert_message", "build_message", "check_login", "envelope_sender",
+           "header_value", "inline_css", "message_id", "transport_for"]

@@ -67,6 +67,8 @@ class Jobs:
 
     collect: Callable[[], Outcome]
     deliver: Callable[[str], Outcome]  # the digest schedule's name
+    # Evaluates the operator alerts and mails what changed (also when a slot is missed).
+    alerts: Callable[[], None] | None = None
 
 
 def _collect_values(report: CollectReport) -> dict[str, Any]:
@@ -121,6 +123,23 @@ def default_jobs(config: Config, metrics: Metrics | None = None) -> Jobs:
     """The service's jobs: each runs one step, logs its report and feeds the metrics; no
     error escapes (the service must outlive any one bad run)."""
 
+    serial = threading.Lock()  # the job worker and a missed slot may both evaluate
+
+    def alert(report: CollectReport | None) -> None:
+        from monitor.alerts import run_alerts
+
+        try:
+            with serial:
+                result = run_alerts(config, report=report)
+        except MonitorError as exc:
+            log.error("alerts not evaluated: %s", exc)
+            return
+        except Exception:
+            log.exception("alerts crashed")
+            return
+        if metrics:
+            metrics.alerts_active(c.key for c in result.active)
+
     def collect() -> Outcome:
         from monitor.collect import run_collect
 
@@ -143,6 +162,7 @@ def default_jobs(config: Config, metrics: Metrics | None = None) -> Jobs:
         log_collect(report)
         if metrics:
             metrics.collected(report.outcome, report.counts)
+        alert(report)
         return "ok" if report.exit_code == 0 else "failed"
 
     def deliver(schedule: str) -> Outcome:
@@ -168,9 +188,10 @@ def default_jobs(config: Config, metrics: Metrics | None = None) -> Jobs:
         if metrics:
             metrics.delivered(schedule, report.exit_code == 0,
                               (o.status for o in report.outcomes))
+        alert(None)
         return "ok" if report.exit_code == 0 else "failed"
 
-    return Jobs(collect, deliver)
+    return Jobs(collect, deliver, lambda: alert(None))
 
 
 # --- the record of slots ------------------------------------------------------------------
@@ -411,9 +432,17 @@ class Service:
                  slots: Slots | None = None, first_collect: datetime | None = None,
                  metrics: Metrics | None = None) -> None:
         recorder = Recorder(str(db.db_path(config.state_dir)))
-        self.queue = JobQueue(recorder, retry=retry, missed_after=missed_after)
-        self.scheduler = build(config, jobs or default_jobs(config, metrics), self.queue,
-                               first_collect=first_collect, slots=slots)
+        jobs = jobs or default_jobs(config, metrics)
+        alerts = jobs.alerts
+
+        def on_missed(job: str, slot: datetime, detail: str) -> None:
+            if alerts is not None:
+                alerts()  # while the slot is still missed: once the job runs, it clears
+
+        self.queue = JobQueue(recorder, retry=retry, missed_after=missed_after,
+                              on_missed=on_missed)
+        self.scheduler = build(config, jobs, self.queue, first_collect=first_collect,
+                               slots=slots)
 
     def start(self) -> None:
         self.queue.start()

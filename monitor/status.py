@@ -115,6 +115,20 @@ def _jobs(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, 
             "missed": [run(r) for r in job_store.missed_slots(conn, since=now - MISSED_SHOWN)]}
 
 
+def _alerts(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """The operator alert conditions that hold now (the exit code is 1 while any does)."""
+    from monitor.alerts import conditions
+    from monitor.store import alerts as alert_store
+
+    known = alert_store.open_alerts(conn)
+    found = []
+    for c in conditions(conn, config, now=now):
+        row = known.get(c.key)
+        found.append({"key": c.key, "title": c.title, "details": c.details, "action": c.action,
+                      "since": row.started_at.isoformat() if row else None})
+    return found
+
+
 SECTIONS: dict[str, Section] = {
     "runs": _runs,
     "sources": _health,
@@ -123,6 +137,7 @@ SECTIONS: dict[str, Section] = {
     "digests": _digests,
     "next": _schedule,
     "jobs": _jobs,
+    "alerts": _alerts,
 }
 
 
@@ -196,13 +211,21 @@ def render_text(data: dict[str, Any]) -> str:
     for r in jobs["missed"]:
         label = "MISSED" if r["outcome"] == "missed" else "waiting to run"
         lines.append(f"  {label}: {r['job']} due {_local(r['slot'])}: {r['detail']}")
+    for a in data["alerts"]:
+        since = f" (since {_local(a['since'])})" if a["since"] else ""
+        lines.append(f"ALERT: {a['title']}{since}: {a['action']}")
+    if not data["alerts"]:
+        lines.append("No alert conditions.")
     return "\n".join(lines) + "\n"
 
 
-def status_command(config: Config, *, as_json: bool, out: TextIO) -> int:
-    data = gather(config)
+def status_command(config: Config, *, as_json: bool, out: TextIO,
+                   now: datetime | None = None) -> int:
+    """Exit 1 while any alert condition holds, else 0 (for Nagios-style checks and cron)."""
+    data = gather(config, now=now)
+    data["exit_code"] = 1 if data["alerts"] else 0
     if as_json:
         out.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
         out.write(render_text(data))
-    return 0
+    return int(data["exit_code"])

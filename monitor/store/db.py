@@ -271,11 +271,30 @@ CREATE INDEX versions_kind ON versions(kind);
 CREATE INDEX deliveries_article ON deliveries(article_id);
 """
 
+# --- migration 5: operator alerts (``monitor/store/alerts.py``). One row per spell of a
+# condition: open while it holds (resolved_at NULL), closed once its "resolved" mail went out.
+_M5_ALERTS = """
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    key           TEXT NOT NULL,          -- the condition: 'source:NAME', 'markup', ...
+    title         TEXT NOT NULL,
+    details       TEXT NOT NULL DEFAULT '',
+    started_at    TEXT NOT NULL,
+    last_sent_at  TEXT,                   -- the start mail or the last reminder, once accepted
+    reminders     INTEGER NOT NULL DEFAULT 0,
+    resolved_at   TEXT,                   -- the condition cleared
+    resolved_sent INTEGER NOT NULL DEFAULT 0  -- the "resolved" mail went out
+);
+CREATE UNIQUE INDEX alerts_open ON alerts(key) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_unsent ON alerts(resolved_sent) WHERE resolved_at IS NOT NULL;
+"""
+
 MIGRATIONS: list[str] = [
     _M1_COLLECT,
     _M2_LEDGER,
     _M3_JOBS,
     _M4_VERDICTS,
+    _M5_ALERTS,
 ]
 
 
