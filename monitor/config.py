@@ -301,14 +301,14 @@ class AlertsConfig:
     recipients: tuple[str, ...] = ()
     sender: str = ""  # empty: [mail] sender
     # Used when [mail.smtp] host is empty: alert mails are written here as .eml files.
-    outbox_dir: str = "state/alerts"
-    reminder_hours: float = 24.0
+    outbox_dir: str = checked("state/alerts", check=_non_empty)
+    reminder_hours: float = bounded(24.0, min=1, max=24 * 30)
     # The site changed its markup when the profile misses on this share of a run's articles.
-    markup_share: float = 0.5
+    markup_share: float = bounded(0.5, above=0, max=1)
     # A digest (or an item due to a subscriber) waiting longer than this is stuck.
-    stuck_after_hours: float = 24.0
-    # The page attached to a markup alert is cut to this many bytes.
-    attach_max_bytes: int = 200_000
+    stuck_after_hours: float = bounded(24.0, min=1, max=24 * 30)
+    # The page attached to a markup alert is cut to this many bytes (0: nothing attached).
+    attach_max_bytes: int = bounded(200_000, min=0, max=10_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,13 +596,6 @@ def _check(config: Config, name: str) -> None:
         fail("[alerts] sender", "missing; set it or [mail] sender (the From of alert mails)")
     if any(c in config.alerts.sender for c in "\r\n"):
         fail("[alerts] sender", "must not contain a line break")
-    for key in ("reminder_hours", "stuck_after_hours"):
-        if getattr(config.alerts, key) <= 0:
-            fail(f"[alerts] {key}", "expected a number above 0")
-    if not 0 < config.alerts.markup_share <= 1:
-        fail("[alerts] markup_share", "expected a share above 0 and at most 1, e.g. 0.5")
-    if config.alerts.attach_max_bytes < 0:
-        fail("[alerts] attach_max_bytes", "expected a whole number of at least 0")
     for key in ("sender", "reply_to", "list_id", "unsubscribe"):
         if any(c in getattr(config.mail, key) for c in "\r\n"):
             fail(f"[mail] {key}", "must not contain a line break")

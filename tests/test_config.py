@@ -182,7 +182,8 @@ def test_config_records_are_immutable_and_hashable() -> None:
 
 TABLES = {"SiteConfig": "[site]", "FetchConfig": "[fetch]", "StateConfig": "[state]",
           "SourceConfig": "[[sources]]", "TopicConfig": "[[topics]]", "MailConfig": "[mail]",
-          "SmtpConfig": "[mail.smtp]", "DigestConfig": "[digest]", "ServeConfig": "[serve]"}
+          "SmtpConfig": "[mail.smtp]", "DigestConfig": "[digest]", "ServeConfig": "[serve]",
+          "AlertsConfig": "[alerts]"}
 
 
 def _numeric_keys() -> list[tuple[str, str]]:
