@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-alert", action="store_true",
                    help="with --network: send a test alert to [alerts] recipients")
     sub.add_parser("demo", help="the whole pipeline offline against a bundled sample site")
+    p = sub.add_parser("resubscribe", help="send digests again to an address that unsubscribed")
+    p.add_argument("email", metavar="EMAIL")
     return parser
 
 
@@ -144,9 +146,16 @@ def _demo(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -
     return demo_command(out=out, config=config)
 
 
+def _resubscribe(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.commands.resubscribe import resubscribe_command
+
+    return resubscribe_command(config(), args.email, out=out)
+
+
 HANDLERS: dict[str, Handler] = {
     "inspect": _inspect, "collect": _collect, "deliver": _deliver, "run": _run,
     "preview": _preview, "status": _status, "check": _check, "serve": _serve, "demo": _demo,
+    "resubscribe": _resubscribe,
 }
 
 

@@ -119,6 +119,14 @@ def bounds_of(cls: Any) -> dict[str, Bounds]:
     return {f.name: f.metadata["bounds"] for f in fields(cls) if "bounds" in f.metadata}
 
 
+def _public_https(value: str) -> str | None:
+    parts = urlsplit(value)
+    if value and (parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment):
+        return ("expected the public https address of the service, e.g. "
+                f"'https://tin.example.org', got {value!r}")
+    return None
+
+
 def _http_url(value: str) -> str | None:
     try:
         parts = urlsplit(value)
@@ -279,6 +287,9 @@ class DigestConfig:
     # Searched before the built-in templates, for the digest and the alert mails; relative to
     # the config file's folder. `monitor templates export` copies the built-in ones there.
     templates_dir: str = "templates"
+    # The whole message as sent (both parts, encoded) stays under this: Gmail clips past about
+    # 102 KB and hides the rest, unsubscribe link included. Items past it are listed by title.
+    max_message_kb: int = bounded(90, min=20, max=10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +303,11 @@ class ServeConfig:
     http_port: int = bounded(0, min=0, max=65535)
     # "text" (one line per event) or "json" (one JSON object per line, for journald, Loki, ELK).
     log_format: Literal["text", "json"] = "text"
+    # The public https address the endpoint is reached at from outside; with it and http_port,
+    # each digest carries a one-click unsubscribe link (RFC 8058), signed with the secret in the
+    # environment variable unsubscribe_secret_env.
+    base_url: str = checked("", check=_public_https)
+    unsubscribe_secret_env: str = checked("MONITOR_UNSUBSCRIBE_SECRET", check=_non_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +364,15 @@ class Config:
             if topic.name == name:
                 return topic
         raise KeyError(name)
+
+    @property
+    def one_click(self) -> bool:
+        """Whether digests carry a signed one-click unsubscribe URL ([serve] port and URL)."""
+        return bool(self.serve.http_port and self.serve.base_url)
+
+    def unsubscribe_secret(self) -> bytes | None:
+        value = os.environ.get(self.serve.unsubscribe_secret_env, "")
+        return value.encode("utf-8") if self.one_click and value else None
 
     def smtp_password(self) -> str | None:
         return os.environ.get(self.mail.smtp.password_env) if self.mail.smtp.host else None
@@ -606,6 +631,20 @@ def _check(config: Config, name: str) -> None:
             f"the environment variable {smtp.password_env} is not set; export it with the "
             "SMTP password (passwords are never read from the file)",
         )
+    _check_serve(config.serve, fail)
+
+
+MIN_SECRET_CHARS = 16
+
+
+def _check_serve(serve: ServeConfig, fail: Any) -> None:
+    if serve.http_port and serve.base_url:
+        secret = os.environ.get(serve.unsubscribe_secret_env, "")
+        if len(secret) < MIN_SECRET_CHARS:
+            fail("[serve] unsubscribe_secret_env",
+                 f"the environment variable {serve.unsubscribe_secret_env} must hold a secret "
+                 f"of at least {MIN_SECRET_CHARS} characters (it signs the unsubscribe links; "
+                 "e.g. `export " + serve.unsubscribe_secret_env + "=$(openssl rand -hex 32)`)")
 
 
 def _unique(items: tuple[Any, ...], key: str, where: str, fail: Any) -> None:

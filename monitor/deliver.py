@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from monitor.config import Config, SubscriberConfig, TopicConfig
-from monitor.digest import Candidate, Digest, Snapshot, choose, material_changes, render
+from monitor.digest import (
+    Candidate,
+    Digest,
+    RenderedDigest,
+    Snapshot,
+    choose,
+    fit,
+    material_changes,
+    render,
+)
 from monitor.errors import (
     ConfigError,
     MailError,
@@ -42,7 +51,8 @@ from monitor.mail import (
     message_id,
     transport_for,
 )
-from monitor.store import db, ledger, verdicts
+from monitor.store import db, ledger, unsubscribes, verdicts
+from monitor.unsubscribe import url_for
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +145,20 @@ class Due:
 
     digest: Digest
     selection: ledger.Selection
-    settled_upto: int
+    found: tuple[Candidate, ...]
+    upto: int
+
+    @property
+    def settled_upto(self) -> int:
+        return self.settled_by(self.digest)
+
+    def settled_by(self, digest: Digest) -> int:
+        """Where the cursor may go once ``digest`` is settled: before the first item it leaves
+        for a later digest (over max_items, or past the size budget)."""
+        taken = {i.article_id for i in digest.items}
+        waiting = [c.version_id for c in self.found
+                   if c.article_id not in taken and _still_due(c)]
+        return min(waiting) - 1 if waiting else self.upto
 
 
 def selection(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
@@ -161,10 +184,7 @@ def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now:
                               include_reserved=include_reserved)
     digest = choose(sub, _topics(config, sub), found, now=now, settings=config.digest,
                     since=chosen.since)
-    taken = {i.article_id for i in digest.items}
-    # Left for a later digest: the cursor must stop before the first of them.
-    waiting = [c.version_id for c in found if c.article_id not in taken and _still_due(c)]
-    return Due(digest, chosen, min(waiting) - 1 if waiting else upto)
+    return Due(digest, chosen, tuple(found), upto)
 
 
 def _still_due(c: Candidate) -> bool:
@@ -181,14 +201,28 @@ def build_digest(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig
     return due(conn, config, sub, now=now, include_reserved=include_reserved).digest
 
 
-def _message(config: Config, digest: Digest, now: datetime) -> tuple[str, str, bytes]:
-    rendered = render(digest, config)
+def _build(config: Config, digest: Digest, now: datetime) -> tuple[RenderedDigest, str, bytes]:
+    one_click = url_for(config, digest.subscriber.email)
+    rendered = render(digest, config, unsubscribe=one_click)
     msg_id = message_id(digest.key, config.mail.sender)
     msg = build_message(subject=rendered.subject, text=rendered.text, html=rendered.html,
                         mail=config.mail, site_name=config.site.name,
                         to_email=digest.subscriber.email, to_name=digest.subscriber.name,
-                        msg_id=msg_id, date=now)
-    return msg_id, rendered.subject, as_bytes(msg)
+                        msg_id=msg_id, date=now, one_click=one_click)
+    return rendered, msg_id, as_bytes(msg)
+
+
+def fitted(config: Config, digest: Digest, now: datetime) -> Digest:
+    """``digest`` within [digest] max_message_kb, measured as the message that is sent."""
+    return fit(digest, lambda d: len(_build(config, d, now)[2]),
+               config.digest.max_message_kb * 1024)
+
+
+def message_for(config: Config, digest: Digest, now: datetime) -> tuple[Digest, str, str, bytes]:
+    """The digest as it fits in the budget, its Message-ID, subject and bytes."""
+    digest = fitted(config, digest, now)
+    rendered, msg_id, raw = _build(config, digest, now)
+    return digest, msg_id, rendered.subject, raw
 
 
 class _Run:
@@ -201,6 +235,7 @@ class _Run:
         self.opened = False
         self.unreachable = ""
         self.outcomes: list[Outcome] = []
+        self.unsubscribed = unsubscribes.all_unsubscribed(conn)
 
     def reachable(self) -> bool:
         if not self.opened and not self.unreachable:
@@ -231,11 +266,13 @@ class _Run:
     def resend_pending(self) -> None:
         subscribed = {s.email.lower() for s in self.config.subscribers}
         for pending in ledger.pending_digests(self.conn):
-            if pending.subscriber not in subscribed:
-                # Removed from the config (unsubscribed): nothing more goes to them.
-                ledger.mark_rejected(self.conn, pending.id, error="no longer a subscriber")
+            gone = "unsubscribed" if pending.subscriber in self.unsubscribed else \
+                "no longer a subscriber" if pending.subscriber not in subscribed else ""
+            if gone:
+                # Removed from the config, or unsubscribed: nothing more goes to them.
+                ledger.mark_rejected(self.conn, pending.id, error=gone)
                 self.outcomes.append(Outcome(pending.subscriber, "skipped", pending.message_id,
-                                             pending.subject, error="no longer a subscriber"))
+                                             pending.subject, error=gone))
                 continue
             if not self.reachable():
                 self.outcomes.append(Outcome(pending.subscriber, "failed", pending.message_id,
@@ -248,6 +285,12 @@ class _Run:
                 error=error))
 
     def deliver(self, sub: SubscriberConfig) -> None:
+        gone = self.unsubscribed.get(sub.email.lower())
+        if gone is not None:
+            self.outcomes.append(Outcome(sub.email, "skipped", error=(
+                f"unsubscribed on {format_local(gone.at)} ({gone.via}); "
+                f"`monitor resubscribe {sub.email}` undoes it")))
+            return
         times = _times(self.config, sub)
         known = ledger.state(self.conn, sub.email)
         if not is_due(times, known.last_due_at if known else None, self.now):
@@ -262,7 +305,7 @@ class _Run:
             self.outcomes.append(Outcome(sub.email, "empty"))
             return
         try:
-            msg_id, subject, raw = _message(self.config, digest, self.now)
+            digest, msg_id, subject, raw = message_for(self.config, digest, self.now)
         except MailError as exc:  # this subscriber's address: the others still get theirs
             self.outcomes.append(Outcome(sub.email, "failed", error=str(exc)))
             return
@@ -270,7 +313,7 @@ class _Run:
         # out in one digest with whatever arrives meanwhile.
         if not self.reachable():
             self.outcomes.append(Outcome(sub.email, "failed", msg_id, subject,
-                                         len(digest.new), len(digest.updates),
+                                         digest.count("new"), digest.count("update"),
                                          error=self.unreachable))
             return
         items: list[ledger.ItemKey] = [(i.article_id, i.kind, i.version) for i in digest.items]
@@ -279,10 +322,10 @@ class _Run:
                                    items=items)
         # Reserved items are settled for the cursor: sent, they are delivered; rejected, the
         # rejection starts the cursor again.
-        ledger.advance(self.conn, found.selection, found.settled_upto)
+        ledger.advance(self.conn, found.selection, found.settled_by(digest))
         status, where, error = self.send(digest_id, raw, sub.email)
-        self.outcomes.append(Outcome(sub.email, status, msg_id, subject, len(digest.new),
-                                     len(digest.updates), where, error))
+        self.outcomes.append(Outcome(sub.email, status, msg_id, subject, digest.count("new"),
+                                     digest.count("update"), where, error))
 
 
 def deliver(conn: sqlite3.Connection, config: Config, transport: Transport, *,
@@ -433,7 +476,8 @@ def preview_command(config: Config, *, subscriber: str | None, output: str | Non
         digest = build_digest(conn, config, sub, now=now, include_reserved=True)
     finally:
         conn.close()
-    rendered = render(digest, config)
+    digest = fitted(config, digest, now)
+    rendered = _build(config, digest, now)[0]
     body = rendered.text if text else inline_css(rendered.html)
     if output:
         try:
@@ -441,7 +485,7 @@ def preview_command(config: Config, *, subscriber: str | None, output: str | Non
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}",
                              hint="choose a writable --output path") from exc
-        out.write(f"preview for {sub.email}: {len(digest.new)} new, {len(digest.updates)} "
+        out.write(f"preview for {sub.email}: {digest.count('new')} new, {digest.count('update')} "
                   f"updated; subject: {rendered.subject}\nwritten to {output}\n")
     else:
         out.write(body)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from monitor.classify import classify_fields, highlight_spans
 from monitor.config import Config, DigestConfig, SubscriberConfig, TopicConfig
 from monitor.extract.text import VN_TZ, fold, format_local, nfc
 from monitor.models import Relevance
+from monitor.worddiff import Run, word_diff
 
 ItemKind = Literal["new", "update"]
 FieldName = Literal["title", "sapo", "body"]
@@ -34,6 +35,8 @@ SAPO_MIN_WORDS = 3
 BODY_MIN_WORDS = 15
 EXCERPT_CHARS = 280
 MAX_PHRASES = 6
+# The phrases themselves contain commas ("126 xã, phường"): a comma cannot separate them.
+PHRASE_SEPARATOR = " · "
 _WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 _LEAD = re.compile(r"^\s*kinhtedothi\s*[-–—:]\s*", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -107,10 +110,16 @@ class Digest:
     new: tuple[DigestItem, ...] = ()
     updates: tuple[DigestItem, ...] = ()
     held_back: int = 0  # relevant items over [digest] max_items, left for the next digest
+    # Past the size budget (``fit``): listed at the end by title and link only.
+    more: tuple[DigestItem, ...] = ()
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
-        return self.new + self.updates
+        """Every item the message carries, in full or listed: what the ledger records."""
+        return self.new + self.updates + self.more
+
+    def count(self, kind: ItemKind) -> int:
+        return sum(1 for i in self.items if i.kind == kind)
 
     @property
     def empty(self) -> bool:
@@ -191,8 +200,7 @@ def _body_change(before: Sequence[str], after: Sequence[str]) -> Change:
         first_old = first_old or next((p for p in old[i1:i2] if p), "")
     summary = ", ".join(f"{label} {n} đoạn" for label, n in
                         (("thêm", added), ("sửa", edited), ("bớt", removed)) if n)
-    return Change("body", _shorten(first_old, EXCERPT_CHARS), _shorten(first_new, EXCERPT_CHARS),
-                  summary)
+    return Change("body", first_old, first_new, summary)
 
 
 def choose(subscriber: SubscriberConfig, topics: Sequence[TopicConfig],
@@ -279,6 +287,7 @@ class _View:
     excerpt: Parts
     phrases: tuple[str, ...]
     changes: tuple[dict[str, Any], ...] = ()
+    plain_title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,16 +321,25 @@ def _phrases(relevance: Relevance) -> tuple[str, ...]:
 _FIELD_LABELS = {"title": "Tiêu đề", "sapo": "Sapo", "body": "Nội dung"}
 
 
+def change_runs(change: Change) -> list[Run]:
+    """What changed in a field, word by word; a paragraph added or removed whole is shortened."""
+    if not change.before:
+        return [(_shorten(change.after, EXCERPT_CHARS), "ins")]
+    if not change.after:
+        return [(_shorten(change.before, EXCERPT_CHARS), "del")]
+    return word_diff(change.before, change.after)
+
+
 def _view(item: DigestItem, topics: Sequence[TopicConfig]) -> _View:
     changes = tuple(
         {"label": _FIELD_LABELS[c.field], "field": c.field, "summary": c.summary,
-         "before": c.before, "after": highlight(c.after, topics)}
+         "diff": change_runs(c)}
         for c in item.changes
     )
     return _View(kind=item.kind, url=item.url, title=highlight(item.title, topics),
                  time=format_local(item.when), sapo=highlight(item.sapo, topics),
                  excerpt=highlight(item.excerpt, topics) if item.excerpt else [],
-                 phrases=_phrases(item.relevance), changes=changes)
+                 phrases=_phrases(item.relevance), changes=changes, plain_title=item.title)
 
 
 def _days(items: Sequence[DigestItem], topics: Sequence[TopicConfig]) -> list[_Day]:
@@ -341,7 +359,7 @@ def topic_label(topics: Sequence[TopicConfig]) -> str:
 
 
 def subject(digest: Digest, prefix: str) -> str:
-    n_new, n_upd = len(digest.new), len(digest.updates)
+    n_new, n_upd = digest.count("new"), digest.count("update")
     if n_new and n_upd:
         count = f"{n_new} bài mới, {n_upd} bài cập nhật"
     elif n_upd:
@@ -369,8 +387,12 @@ def _unsubscribe(value: str) -> str | None:
     return http_url(value)
 
 
-def render(digest: Digest, config: Config) -> RenderedDigest:
-    """Subject, HTML and plain text of a digest; both bodies hold the same items."""
+def render(digest: Digest, config: Config, *, unsubscribe: str | None = None) -> RenderedDigest:
+    """Subject, HTML and plain text of a digest; both bodies hold the same items.
+
+    ``unsubscribe``: this subscriber's own unsubscribe page (``monitor.unsubscribe``), else the
+    operator's ``[mail] unsubscribe`` address.
+    """
     topics = digest.topics
     title = subject(digest, config.digest.subject_prefix)
     sub = digest.subscriber
@@ -384,14 +406,56 @@ def render(digest: Digest, config: Config) -> RenderedDigest:
         "name": one_line(sub.name) or "bạn đọc",
         "email": one_line(sub.email),
         "schedule": _schedule_text(config, sub.schedule),
-        "unsubscribe": _unsubscribe(config.mail.unsubscribe),
-        "new_count": len(digest.new),
-        "update_count": len(digest.updates),
+        "unsubscribe": _unsubscribe(unsubscribe or config.mail.unsubscribe),
+        "new_count": digest.count("new"),
+        "update_count": digest.count("update"),
         "held_back": digest.held_back,
         "preheader": " · ".join(i.title for i in digest.items[:3]),
         "days": _days(digest.new, topics),
         "updates": [_view(i, topics) for i in digest.updates],
+        "more": [{"title": i.title, "url": i.url, "kind": i.kind} for i in digest.more],
+        "phrase_separator": PHRASE_SEPARATOR,
     }
     html = jinja.render(config.templates_dir, "digest.html.j2", context)
     text = jinja.render(config.templates_dir, "digest.txt.j2", context)
     return RenderedDigest(title, html, text)
+
+
+# --- the size budget ----------------------------------------------------------------------------
+
+
+def fit(digest: Digest, size: Callable[[Digest], int], limit: int) -> Digest:
+    """``digest`` made to fit in ``limit`` bytes as ``size`` measures the message.
+
+    Items keep their full form (sapo, excerpt, changes) in order while the message fits; the
+    rest are listed at the end by title and link (``Digest.more``). Only when even that list
+    does not fit are the last items left out, for the next digest (``held_back``): an item is
+    never dropped, and the ledger records only what the message carries.
+    """
+    if size(digest) <= limit:
+        return digest
+    ordered = digest.new + digest.updates
+
+    def split(full: int, listed: int) -> Digest:
+        keep = ordered[:full]
+        return replace(digest, new=tuple(i for i in keep if i.kind == "new"),
+                       updates=tuple(i for i in keep if i.kind == "update"),
+                       more=ordered[full:full + listed],
+                       held_back=digest.held_back + len(ordered) - full - listed)
+
+    def largest(fits: Callable[[int], bool], top: int) -> int:
+        low, high = 0, top  # fits(low) is assumed; the message grows with the count
+        while low < high:
+            mid = (low + high + 1) // 2
+            if fits(mid):
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    n = len(ordered)
+    if size(split(0, n)) <= limit:
+        full = largest(lambda k: size(split(k, n - k)) <= limit, n)
+        return split(full, n - full)
+    listed = largest(lambda k: size(split(0, k)) <= limit, n)
+    return split(0, listed)

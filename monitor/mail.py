@@ -89,8 +89,40 @@ def message_id(key: str, sender: str, *, kind: str = "digest") -> str:
     return f"<{kind}.{key[:40]}@{domain}>"
 
 
+def list_unsubscribe(mailto: str, one_click: str | None) -> dict[str, str]:
+    """The unsubscribe headers: RFC 8058 one-click when there is an https URL, else mailto.
+
+    RFC 8058 wants exactly one https URI in List-Unsubscribe (other schemes may follow) and
+    ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` beside it.
+    """
+    def usable(value: str, schemes: str) -> str | None:
+        value = header_value(value)
+        ok = re.match(rf"(?i)({schemes})[\x21-\x7e]+$", value) and \
+            not any(c in value for c in "<>")
+        return value if ok else None
+
+    https = usable(one_click or "", "https://")
+    other = usable(mailto, "mailto:|https?://")
+    if https and other and not other.lower().startswith("mailto:"):
+        other = None  # one http(s) URI only, the one-click one
+    uris = [u for u in (https, other) if u]
+    headers = {"List-Unsubscribe": ", ".join(f"<{u}>" for u in uris)} if uris else {}
+    if https:
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def _part(body: str, subtype: str) -> MIMEText:
+    """The shorter of quoted-printable and base64: QP for markup, base64 for Vietnamese text
+    (each accented letter is 2-3 UTF-8 bytes, 6-9 characters in QP but 3-4 in base64)."""
+    qp = MIMEText(body, subtype, cast(str, _QP_UTF8))
+    b64 = MIMEText(body, subtype, "utf-8")
+    return min((qp, b64), key=lambda part: len(part.as_bytes(policy=_POLICY)))
+
+
 def build_message(*, subject: str, text: str, html: str, mail: MailConfig, site_name: str,
-                  to_email: str, to_name: str, msg_id: str, date: datetime) -> Message:
+                  to_email: str, to_name: str, msg_id: str, date: datetime,
+                  one_click: str | None = None) -> Message:
     # A boundary from the Message-ID makes the bytes reproducible; "=_" never occurs in
     # quoted-printable text, so it cannot collide with the parts.
     boundary = "=_" + hashlib.sha256(msg_id.encode()).hexdigest()[:32]
@@ -107,15 +139,12 @@ def build_message(*, subject: str, text: str, html: str, mail: MailConfig, site_
     if list_id:
         label = Header(header_value(site_name), "utf-8").encode()
         msg["List-Id"] = f"{label} <{list_id}>"
-    unsubscribe = header_value(mail.unsubscribe)
-    if re.match(r"(?i)(mailto:|https?://)[\x21-\x7e]+$", unsubscribe) and \
-            not any(c in unsubscribe for c in "<>"):
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    for name, value in list_unsubscribe(mail.unsubscribe, one_click).items():
+        msg[name] = value
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    # Quoted-printable keeps the source readable and lines short; MIMEText takes a Charset.
-    msg.attach(MIMEText(text, "plain", cast(str, _QP_UTF8)))
-    msg.attach(MIMEText(inline_css(html), "html", cast(str, _QP_UTF8)))
+    msg.attach(_part(text, "plain"))
+    msg.attach(_part(inline_css(html), "html"))
     return msg
 
 

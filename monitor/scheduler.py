@@ -465,10 +465,12 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
     metrics = Metrics(collect_every_minutes=config.serve.collect_every_minutes)
     web = None
     if config.serve.http_port:
+        from monitor.unsubscribe import add_routes
         from monitor.web import WebServer, service_routes
 
-        web = WebServer(service_routes(metrics), config.serve.http_host,
-                        config.serve.http_port).start()
+        routes = service_routes(metrics)
+        add_routes(routes, config)
+        web = WebServer(routes, config.serve.http_host, config.serve.http_port).start()
     service = Service(config, jobs, metrics=metrics)
     service.start()
     metrics.scheduler_running(True)

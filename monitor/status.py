@@ -74,12 +74,14 @@ def _digests(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[st
     """Per subscriber what the next digest would carry, digests waiting to be resent, and the
     recipients the mail server refused (for the operator to fix)."""
     from monitor.deliver import pending_counts
-    from monitor.store import ledger, verdicts
+    from monitor.store import ledger, unsubscribes, verdicts
 
     return {
         # Topics whose stored verdicts predate their current definition: the counts below use
         # the stored ones until the next collect, delivery or preview re-classifies.
         "stale_topics": sorted(verdicts.stale(conn, config.topics)),
+        "unsubscribed": {email: {"at": u.at.isoformat(), "via": u.via}
+                         for email, u in unsubscribes.all_unsubscribed(conn).items()},
         "pending_items": {email: {"new": new, "updated": updated}
                           for email, (new, updated) in pending_counts(conn, config,
                                                                       now=now).items()},
@@ -187,7 +189,16 @@ def render_text(data: dict[str, Any]) -> str:
     digests = data["digests"]
     lines.append("Subscribers (relevant items not yet received):")
     for email, n in digests["pending_items"].items():
-        lines.append(f"  {email}: {n['new']} new, {n['updated']} updated")
+        gone = digests["unsubscribed"].get(email.lower())
+        if gone:
+            lines.append(f"  {email}: UNSUBSCRIBED on {_local(gone['at'])} ({gone['via']}); "
+                         f"no digests until `monitor resubscribe {email}`")
+        else:
+            lines.append(f"  {email}: {n['new']} new, {n['updated']} updated")
+    configured = {e.lower() for e in digests["pending_items"]}
+    for email, gone in digests["unsubscribed"].items():
+        if email not in configured:
+            lines.append(f"  {email}: unsubscribed on {_local(gone['at'])} (not in the config)")
     if not digests["pending_items"]:
         lines.append("  none configured")
     if digests["stale_topics"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -195,7 +196,7 @@ def test_a_material_edit_is_sent_once_as_an_update(tmp_path: Path, smtp: SmtpSer
     assert (report.outcomes[0].status, report.outcomes[0].updates) == ("sent", 1)
     text = smtp.messages[1].message.get_body(("plain",))
     assert text is not None and "== Cập nhật ==" in text.get_content()
-    assert "Trước: Sắp xếp bộ máy: bài một" in text.get_content()
+    assert "Sắp xếp bộ máy: bài một {+(cập nhật)+}" in text.get_content()
     assert run_deliver(config, now=T0 + timedelta(minutes=20)).outcomes[0].status == "empty"
     assert len(smtp.messages) == 2
 
@@ -308,3 +309,42 @@ def test_a_bad_address_fails_only_its_own_digest(tmp_path: Path, smtp: SmtpServe
     report = run_deliver(config, now=T0)
     assert [o.status for o in report.outcomes] == ["failed", "sent"] and report.exit_code == 1
     assert "not an email address" in report.outcomes[0].error
+
+
+def test_over_the_budget_the_ledger_records_only_what_the_message_carries(
+        tmp_path: Path, smtp: SmtpServer) -> None:
+    config = make_config(tmp_path, smtp.port, digest="max_items = 200\nmax_message_kb = 30")
+    conn = connect(config)
+    try:
+        for n in range(1, 101):
+            url = (f"https://kinhtedothi.vn/dao-tao-boi-duong-can-bo-cap-xa-dap-ung-yeu-cau-chinh"
+                   f"-quyen-dia-phuong-hai-cap-sau-sap-xep-bo-may-so-{n}.{n}.html")
+            title = f"Đào tạo cán bộ cấp xã đáp ứng yêu cầu sau sắp xếp bộ máy, bài số {n}"
+            article = Article(url=url, title=title, sapo="Kinhtedothi - Tin.",
+                              body=("Một đoạn.",), published_at=T0 - timedelta(minutes=n))
+            record_article(conn, ident=str(n), url=url, source="test", article=article,
+                           fetched=Fetched(url, None, None, "text/html", b"x"), run_id=None,
+                           now=T0 - timedelta(minutes=n), baseline=False)
+    finally:
+        conn.close()
+    statuses = [run_deliver(config, now=T0 + timedelta(minutes=30 * k)).outcomes[0]
+                for k in range(5)]
+    assert [o.status for o in statuses].count("sent") >= 2  # one message could not hold all
+    assert statuses[-1].status == "empty"
+    carried: list[set[str]] = []
+    for message in smtp.messages:
+        assert len(message.data) <= 30 * 1024
+        body = message.message.get_body(("plain",))
+        assert body is not None
+        carried.append(set(re.findall(r"-(\d+)\.\d+\.html", body.get_content())))
+    # Every item in exactly one message.
+    assert sum(len(c) for c in carried) == 100
+    assert set().union(*carried) == {str(n) for n in range(1, 101)}
+    conn = connect(config)
+    try:
+        counts = [r[0] for r in conn.execute(
+            "SELECT count(*) FROM deliveries GROUP BY digest_id ORDER BY digest_id")]
+    finally:
+        conn.close()
+    assert counts == [len(c) for c in carried]
+    assert [o.new for o in statuses if o.status == "sent"] == counts

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 from monitor.config import Config, DigestConfig, SubscriberConfig, TopicConfig, loads
+from monitor.deliver import message_for
 from monitor.digest import (
     Candidate,
+    Digest,
     Snapshot,
     choose,
     excerpt,
@@ -170,7 +178,7 @@ def test_both_parts_hold_every_item_grouped_by_day() -> None:
         assert "Thứ Hai, 08/12/2025" in part and "Chủ Nhật, 07/12/2025" in part
         assert "08/12/2025 16:00" in part
     assert r.html.index("bai.1.html") < r.html.index("bai.2.html")
-    assert '<span class="hl">Sắp xếp bộ máy</span>' in r.html
+    assert '<span class="hl-title">Sắp xếp bộ máy</span>' in r.html
     assert "*Sắp xếp bộ máy* ngày một" in r.text
 
 
@@ -200,3 +208,123 @@ def test_the_footer_says_why_and_how_to_unsubscribe() -> None:
 def test_an_empty_digest_renders_a_short_note() -> None:
     r = render(digest_of(), config(send_empty=True))
     assert "Không có bài mới" in r.subject and "Không có bài mới" in r.text
+
+
+def test_matched_phrases_are_separated_by_a_mark_no_phrase_contains() -> None:
+    topic = TopicConfig(name="bo-may", threshold=1.0,
+                        phrases={"sắp xếp, tinh gọn tổ chức bộ máy": 3.0, "126 xã, phường": 2.0})
+    c = cand(1, "Hà Nội: 126 xã, phường sau sắp xếp, tinh gọn tổ chức bộ máy")
+    r = render(choose(SUB, [topic], [c], now=NOW, settings=SETTINGS), config())
+    line = "sắp xếp, tinh gọn tổ chức bộ máy · 126 xã, phường"
+    assert f"Từ khóa: {line}" in r.text and f"Từ khóa: {line}" in r.html
+
+
+# --- what changed, word by word ---------------------------------------------------------------
+
+
+def test_an_update_marks_the_words_that_changed_not_whole_paragraphs() -> None:
+    old = ("Sau sắp xếp, Hà Nội có 579 xã, phường; các đơn vị mới đi vào hoạt động từ ngày "
+           "1/7 với bộ máy tinh gọn, hoạt động hiệu lực, hiệu quả theo chỉ đạo của Trung ương.")
+    new = old.replace("579", "126").replace("từ ngày 1/7", "từ ngày 1/7/2025")
+    before = Snapshot("Sắp xếp bộ máy", "Kinhtedothi - x", (old,))
+    edited = cand(1, "Sắp xếp bộ máy", body=(new, "Đoạn mới. " * 10), version=2,
+                  delivered=before, delivered_version=1)
+    r = render(digest_of(edited), config())
+    assert "<del class=\"del\">579</del> <ins class=\"ins\">126</ins>" in r.html
+    assert "[-579-]{+126+}" in r.text
+    assert "1/7{+/2025+}" in r.text
+    # The unchanged words between the two edits stay plain, and no whole paragraph is struck.
+    assert "[-Sau sắp xếp" not in r.text and "Trước:" not in r.text
+    assert "line-through" in r.html  # removed words are struck through, not only coloured
+
+
+def test_a_word_diff_cuts_long_unchanged_stretches_to_some_context() -> None:
+    from monitor.worddiff import word_diff
+
+    same = " ".join(f"từ{i}" for i in range(60))
+    runs = word_diff(f"{same} cũ {same}", f"{same} mới {same}")
+    assert [op for _, op in runs] == ["same", "del", "ins", "same"]
+    assert runs[0][0].startswith("…") and runs[-1][0].endswith("…")
+    assert len(runs[0][0].split()) <= 9 and len(runs[-1][0].split()) <= 9
+    assert word_diff("Hà Nội", "Hà Nội") == [("Hà Nội", "same")]
+
+
+# --- the size budget --------------------------------------------------------------------------
+
+LISTING = Path(__file__).parent / "fixtures" / "kinhtedothi" / "listing-page2.html"
+BODY = ("Báo cáo tại hội nghị cho thấy, năm 2025, ngành Tổ chức xây dựng Đảng đã tham mưu triển "
+        "khai quyết liệt việc sắp xếp bộ máy một cách tổng thể, triệt để, sâu rộng và đồng bộ.",)
+
+
+def busy_day(n: int, *, short_links: bool = False) -> list[Candidate]:
+    """``n`` relevant articles with the titles and links of a real listing page (72 and 106
+    characters on average), or with short links."""
+    found = re.findall(r'href="([^"]+)\.(\d+)\.html" title="([^"]+)"',
+                       LISTING.read_text(encoding="utf-8"))
+    out = []
+    for i in range(n):
+        slug, _, title = found[i % len(found)]
+        slug = slug if slug.startswith("http") else "https://kinhtedothi.vn" + slug
+        url = f"https://kinhtedothi.vn/{900000 + i}.html" if short_links else \
+            f"{slug}.{900000 + i}.html"
+        when = NOW - timedelta(minutes=5 * i + 1)
+        out.append(Candidate(900000 + i, url, f"{title} ({i})", "Kinhtedothi - Sáng nay, các "
+                             "địa phương tiếp tục sắp xếp bộ máy.", BODY, when, when, 1))
+    return out
+
+
+def sent(digest: Digest, cfg: Config) -> tuple[Digest, bytes, str, str]:
+    fitted, _, _, raw = message_for(cfg, digest, NOW)
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    text, html = (msg.get_body((kind,)) for kind in ("plain", "html"))
+    assert text is not None and html is not None
+    return fitted, raw, text.get_content(), html.get_content()
+
+
+def test_a_200_item_digest_stays_under_the_budget_and_accounts_for_every_item() -> None:
+    cfg = config(max_items=200)
+    digest = digest_of(*busy_day(200), settings=cfg.digest)
+    fitted, raw, text, html = sent(digest, cfg)
+    assert cfg.digest.max_message_kb == 90 and len(raw) <= 90 * 1024
+    in_message = {i.article_id for i in fitted.items}
+    assert len(in_message) + fitted.held_back == 200 and len(in_message) >= 120
+    for c in busy_day(200):
+        if c.article_id in in_message:  # title and link, in both parts
+            assert c.url in text and f'href="{c.url}"' in html and c.title in html, c.url
+        else:  # not in this message: left for the next one, which the reader is told
+            assert c.url not in text and c.url not in html
+    assert f"Còn {fitted.held_back} bài nữa sẽ có trong bản tin sau" in text
+    assert "Hủy đăng ký" in text and "hủy đăng ký" in html  # the footer is not clipped
+
+
+def test_past_the_budget_items_are_listed_by_title_and_link_after_the_full_ones() -> None:
+    cfg = config(max_items=40)
+    fitted, raw, text, html = sent(digest_of(*busy_day(40), settings=cfg.digest), cfg)
+    assert len(raw) <= 90 * 1024 and not fitted.held_back
+    full, listed = fitted.new + fitted.updates, fitted.more
+    assert full and listed and len(full) + len(listed) == 40
+    assert f"== Và {len(listed)} bài khác ==" in text and f"Và {len(listed)} bài khác" in html
+    for item in listed:
+        assert item.url and item.url in text and f'href="{item.url}"' in html
+        assert text.index(item.url) > text.index("bài khác ==")
+    # A listed item shows no sapo or excerpt: only the full ones do.
+    assert html.count('class="sapo"') == len(full)
+
+
+def test_a_digest_within_the_budget_is_left_whole() -> None:
+    cfg = config()
+    digest = digest_of(*busy_day(5))
+    fitted, raw, text, _ = sent(digest, cfg)
+    assert fitted == digest and not fitted.more and "bài khác" not in text
+    assert len(raw) < 30 * 1024
+
+
+def test_the_budget_keeps_as_many_items_in_full_as_fit() -> None:
+    cfg = config(max_items=60)
+    fitted, raw, _, _ = sent(digest_of(*busy_day(60), settings=cfg.digest), cfg)
+    assert len(raw) <= 90 * 1024 and fitted.new and fitted.more and not fitted.held_back
+    # One more item in full would not fit.
+    one_more = replace(fitted, new=fitted.new + fitted.more[:1], more=fitted.more[1:])
+    assert len(message_for(replace(cfg, digest=replace(cfg.digest, max_message_kb=10_000)),
+                           one_more, NOW)[3]) > 90 * 1024

@@ -289,12 +289,23 @@ CREATE UNIQUE INDEX alerts_open ON alerts(key) WHERE resolved_at IS NULL;
 CREATE INDEX alerts_unsent ON alerts(resolved_sent) WHERE resolved_at IS NOT NULL;
 """
 
+# --- migration 6: unsubscriptions (``monitor/store/unsubscribes.py``). A subscriber listed here
+# gets no digest, whatever the config says, until the operator re-subscribes them.
+_M6_UNSUBSCRIBES = """
+CREATE TABLE unsubscribes (
+    email            TEXT PRIMARY KEY,   -- lower case
+    unsubscribed_at  TEXT NOT NULL,
+    via              TEXT NOT NULL       -- one-click (the mail client) | page (the button)
+);
+"""
+
 MIGRATIONS: list[str] = [
     _M1_COLLECT,
     _M2_LEDGER,
     _M3_JOBS,
     _M4_VERDICTS,
     _M5_ALERTS,
+    _M6_UNSUBSCRIBES,
 ]
 
 

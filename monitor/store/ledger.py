@@ -80,6 +80,14 @@ def state(conn: sqlite3.Connection, email: str) -> SubscriberState | None:
                            from_iso(row["last_due_at"]))
 
 
+def restart(conn: sqlite3.Connection, email: str, *, now: datetime) -> None:
+    """Start ``email`` afresh from ``now`` (re-subscribed): nothing from the gap is sent."""
+    with transaction(conn):
+        conn.execute("INSERT INTO subscribers (email, added_at) VALUES (?, ?)"
+                     " ON CONFLICT (email) DO UPDATE SET added_at = excluded.added_at",
+                     (email.lower(), iso(now)))
+
+
 def mark_due(conn: sqlite3.Connection, email: str, *, now: datetime) -> None:
     """This delivery slot is used for ``email`` (even when its digest was empty)."""
     with transaction(conn):

@@ -1,0 +1,1 @@
+"""One module per command added since the first release: parse, call a step, render its report."""
