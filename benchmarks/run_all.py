@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_extract.py", "eval_generic.py", "bench_collect.py", "relevance_report.py")
+SCRIPTS = ("bench_extract.py", "eval_generic.py", "bench_collect.py", "relevance_report.py",
+           "bench_growth.py")
 
 
 def main() -> int:

@@ -189,7 +189,7 @@ def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now:
 
 def _still_due(c: Candidate) -> bool:
     if c.delivered_version is None:
-        return True
+        return c.due or c.relevance is None  # not classified yet: judged by ``choose``
     if c.delivered is None:
         return False
     return bool(material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body)))

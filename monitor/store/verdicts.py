@@ -23,7 +23,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, TextIO
 
@@ -53,15 +53,13 @@ class TopicVerdict:
 
 
 def fingerprint(topic: TopicConfig) -> str:
-    """What the verdicts of ``topic`` depend on (its label and name do not change a verdict)."""
-    data = {
-        "classifier": CLASSIFIER_VERSION,
-        "phrases": sorted(topic.phrases.items()), "exclude": sorted(topic.exclude),
-        "threshold": topic.threshold, "weights": [topic.title_weight, topic.sapo_weight,
-                                                   topic.body_weight],
-        "accent_insensitive": topic.accent_insensitive,
-    }
-    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    """What the verdicts of ``topic`` depend on: every setting but its label (display only).
+
+    Taken from the whole record, so a setting added to topics later is covered without a change
+    here; a reordering of phrases in the file re-classifies once, which is harmless.
+    """
+    data = f"{CLASSIFIER_VERSION}\n{replace(topic, label='')!r}"
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def judge(title: str, sapo: str, body: Sequence[str],
