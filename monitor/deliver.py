@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
@@ -30,6 +30,7 @@ from monitor.digest import (
     RenderedDigest,
     Snapshot,
     choose,
+    due_kind,
     fit,
     material_changes,
     render,
@@ -175,13 +176,21 @@ def _topics(config: Config, sub: SubscriberConfig) -> list[TopicConfig]:
     return [t for t in config.topics if t.name in sub.topics] or list(config.topics)
 
 
-def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now: datetime,
-        include_reserved: bool = False) -> Due:
-    """What ``sub`` would receive now, read from the stored verdicts behind ``conn``."""
+def _candidates(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
+                now: datetime, include_reserved: bool
+                ) -> tuple[ledger.Selection, int, list[Candidate]]:
     chosen = selection(conn, config, sub, now=now)
     upto = ledger.top_version(conn)
     found = ledger.candidates(conn, chosen, after=ledger.floor(conn, chosen), upto=upto,
                               include_reserved=include_reserved)
+    return chosen, upto, found
+
+
+def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now: datetime,
+        include_reserved: bool = False) -> Due:
+    """What ``sub`` would receive now, read from the stored verdicts behind ``conn``."""
+    chosen, upto, found = _candidates(conn, config, sub, now=now,
+                                      include_reserved=include_reserved)
     digest = choose(sub, _topics(config, sub), found, now=now, settings=config.digest,
                     since=chosen.since)
     return Due(digest, chosen, tuple(found), upto)
@@ -189,7 +198,7 @@ def due(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *, now:
 
 def _still_due(c: Candidate) -> bool:
     if c.delivered_version is None:
-        return c.due or c.relevance is None  # not classified yet: judged by ``choose``
+        return c.due or c.relevance is None  # not classified yet: ``choose`` judged it
     if c.delivered is None:
         return False
     return bool(material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body)))
@@ -370,13 +379,15 @@ def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None =
 
 def pending_counts(conn: sqlite3.Connection, config: Config, *,
                    now: datetime | None = None) -> dict[str, tuple[int, int]]:
-    """Per subscriber, the (new, updated) relevant items not yet received (for `status`)."""
+    """Per subscriber, the (new, updated) relevant items not yet received (for `status`):
+    the delivery's own due query and rule, without building the digest."""
     now = now or datetime.now(UTC)
-    unlimited = replace(config, digest=replace(config.digest, max_items=1_000_000))
     counts = {}
     for sub in config.subscribers:
-        digest = due(conn, unlimited, sub, now=now, include_reserved=True).digest
-        counts[sub.email] = (len(digest.new), len(digest.updates))
+        chosen, _, found = _candidates(conn, config, sub, now=now, include_reserved=True)
+        kinds = [due_kind(c, _topics(config, sub), config.digest, chosen.since) for c in found]
+        counts[sub.email] = (sum(1 for k in kinds if k and k[0] == "new"),
+                             sum(1 for k in kinds if k and k[0] == "update"))
     return counts
 
 

@@ -203,6 +203,25 @@ def _body_change(before: Sequence[str], after: Sequence[str]) -> Change:
     return Change("body", first_old, first_new, summary)
 
 
+Due = tuple[ItemKind, Relevance, tuple[Change, ...]]
+
+
+def due_kind(c: Candidate, topics: Sequence[TopicConfig], settings: DigestConfig,
+             since: datetime | None = None) -> Due | None:
+    """Whether ``c`` is due, as what, and why: the rule ``choose`` keeps items by."""
+    if c.delivered_version is None:
+        if since is not None and (c.when < since or c.first_seen < since):
+            return None
+        relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
+        return ("new", relevance, ()) if c.due or relevance.relevant else None
+    if settings.show_updates and c.delivered and c.version > c.delivered_version:
+        changes = material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body))
+        if changes:
+            relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
+            return "update", relevance, changes
+    return None
+
+
 def choose(subscriber: SubscriberConfig, topics: Sequence[TopicConfig],
            candidates: Sequence[Candidate], *, now: datetime, settings: DigestConfig,
            since: datetime | None = None) -> Digest:
@@ -210,17 +229,10 @@ def choose(subscriber: SubscriberConfig, topics: Sequence[TopicConfig],
     new: list[DigestItem] = []
     updates: list[DigestItem] = []
     for c in candidates:
-        if c.delivered_version is None:
-            if since is not None and (c.when < since or c.first_seen < since):
-                continue
-            relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
-            if c.due or relevance.relevant:
-                new.append(_item(c, "new", relevance, topics))
-        elif settings.show_updates and c.delivered and c.version > c.delivered_version:
-            changes = material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body))
-            if changes:
-                relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
-                updates.append(_item(c, "update", relevance, topics, changes))
+        found = due_kind(c, topics, settings, since)
+        if found is not None:
+            kind, relevance, changes = found
+            (new if kind == "new" else updates).append(_item(c, kind, relevance, topics, changes))
     new.sort(key=lambda i: (i.when, i.article_id), reverse=True)
     updates.sort(key=lambda i: (i.when, i.article_id), reverse=True)
     room = max(settings.max_items, 0)
