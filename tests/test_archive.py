@@ -289,3 +289,19 @@ def test_retention_purges_old_text_and_versions_but_keeps_ids(tmp_path: Path,
     assert store_articles.purge_old(conn, before=T0 - timedelta(days=30)) == 0
     run_deliver(config, now=T0)
     assert all_titles(smtp) == ["Sắp xếp bộ máy: mới"]
+
+
+def test_a_preview_after_a_topic_change_shows_the_new_verdicts(tmp_path: Path,
+                                                               judged: list[str]) -> None:
+    from monitor.deliver import preview_command
+
+    config = make_config(tmp_path)
+    store(config, 1, "Hợp nhất xã: bài một")
+    verdicts.refresh(connect(config), config.topics, now=T0)
+    changed = with_phrases(config, {"hợp nhất xã": 3.0})
+    judged.clear()
+    out = io.StringIO()
+    assert preview_command(changed, subscriber=None, output=None, text=True, out=out, now=T0) == 0
+    assert "1 bài mới" in out.getvalue() and "bài một" in out.getvalue()
+    assert judged == ["Hợp nhất xã: bài một"]  # re-classified once, and kept
+    assert gather(changed, now=T0)["digests"]["stale_topics"] == []
