@@ -42,6 +42,9 @@ _LEAD_CLASS_PARTS = ("sapo", "lead", "lede", "standfirst", "dek", "excerpt", "su
 _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
+_NEARLY_ALL = 0.9
+# Below this share of the page's text in <p> and the like, text in <div>s is read too.
+_WRITTEN_SHARE = 0.35
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _COMMAS = re.compile(r"[,،，、]")
 
@@ -83,6 +86,9 @@ class Work:
     protected: set[int] = field(default_factory=set)
     page_chars: int = 0
     prose_chars: float = 0.0
+    # The prose under each element (by mem_id): its paragraphs' text less their links.
+    prose: dict[int, float] = field(default_factory=dict)
+    page_prose: float = 0.0
     top_score: float = 0.0
     second_score: float = 0.0
     semantic: bool = False
@@ -161,13 +167,46 @@ def _in_box(para: LexborNode, work: Work, memo: dict[int, bool]) -> bool:
 
     def boxed(node: LexborNode) -> bool | None:
         word = _box_word(node, work)
-        if word is not None and (
-            word.startswith("comment") or solid_len(node_text(node)) <= 0.5 * work.page_chars
-        ):
+        if word is not None and (word.startswith("comment") or not _holds_article(node, work)):
             return True
         return None  # not a box: its parent decides
 
     return climb(para.parent, memo, boxed)
+
+
+def _holds_article(node: LexborNode, work: Work, within: LexborNode | None = None) -> bool:
+    """Whether a part holds most of the prose of the page (or of ``within``): then it is the
+    article's wrapper, whatever its class says ("layout-with-sidebar", "post-body-readmore").
+    Sibling parts of one class count together (an article split in "content-nav-section"s),
+    and so does a part with nearly all the prose of a wrapper that holds the article."""
+    prose = work.prose
+    total = prose.get(within.mem_id, 0.0) if within is not None else work.page_prose
+    own = prose.get(node.mem_id, 0.0)
+    if own <= 0.0 or total <= 0.0:
+        return False
+    need = _WRAPPER_SHARE * total
+    if own >= need:
+        return True
+    parent = node.parent
+    if parent is None:
+        return False
+    if cls := node.attributes.get("class"):
+        group = 0.0
+        child = parent.child
+        while child is not None:
+            if child.tag == node.tag and child.attributes.get("class") == cls:
+                group += prose.get(child.mem_id, 0.0)
+            child = child.next
+        if group >= need:
+            return True
+    up: LexborNode | None = parent
+    for _ in range(3):
+        if up is None or (outer := prose.get(up.mem_id, 0.0)) * _NEARLY_ALL > own:
+            return False
+        if outer >= need:
+            return True
+        up = up.parent
+    return False
 
 
 def prune_boxes(root: LexborNode, work: Work) -> None:
@@ -179,8 +218,10 @@ def prune_boxes(root: LexborNode, work: Work) -> None:
         # A comment section is dropped even when it is long: that is where long ones are.
         if word.startswith("comment") or word == "disqus":
             work.drop(node, f"class '{word}'")
+        elif _holds_article(node, work, root):
+            continue
         elif word not in WEAK_WORDS or not _has_prose(node):
-            _drop_small(node, f"class '{word}'", work)
+            work.drop(node, f"class '{word}'")
 
 
 def find_leads(scope: LexborNode) -> list[LexborNode]:
@@ -239,12 +280,14 @@ def _tag_weight(node: LexborNode) -> float:
     return weight
 
 
-def _paragraphs(body: LexborNode) -> list[tuple[LexborNode, str]]:
+def _paragraphs(body: LexborNode, page_chars: int) -> list[tuple[LexborNode, str]]:
     """The paragraph-like elements and their text."""
     found = [(n, node_text(n).strip()) for n in body.css("p, pre, td, blockquote")]
-    if sum(len(text) for _, text in found) >= 400:
+    written = sum(len(text) for _, text in found)
+    if written >= 400 and written >= _WRITTEN_SHARE * page_chars:
         return found
-    # Pages that write their text straight into <div>s, separated by <br>.
+    # Pages that write their text straight into <div>s, separated by <br>, or most of it: the
+    # few <p> of such a page are an author's blurb or a footer.
     for node in body.css("div, section, article, td, span, font"):
         direct = 0
         child = node.child
@@ -261,18 +304,35 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     """The element that holds the article's paragraphs, scored on their text and links."""
     scores: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
-    prose = 0.0
     memo: dict[int, bool] = {}
-    # Where the climb stops: <html> (compared by identity, cheaper than reading every tag).
+    # Where the climbs stop: <html> (compared by identity, cheaper than reading every tag).
     top_id = body.parent.mem_id if body.parent is not None else -1
-    for para, text in _paragraphs(body):
+    # First the prose under every element, the evidence a box word is judged against.
+    voters: list[tuple[LexborNode, str, str, float]] = []
+    prose_of = work.prose
+    for para, text in _paragraphs(body, solid_len(node_text(body))):
         length = len(text)
-        if length < 25 or _in_box(para, work, memo):
+        if length < 25:
             continue
         tag = para.tag
         density = min(1.0, link_len(para, tag) / length)
         if density > 0.5:
             continue
+        voters.append((para, tag, text, density))
+        weight = length * (1.0 - density)
+        up: LexborNode | None = para
+        while up is not None:
+            key = up.mem_id
+            if key == top_id:
+                break
+            prose_of[key] = prose_of.get(key, 0.0) + weight
+            up = up.parent
+    work.page_prose = prose_of.get(body.mem_id, 0.0)
+    prose = 0.0
+    for para, tag, text, density in voters:
+        if _in_box(para, work, memo):
+            continue
+        length = len(text)
         prose += length * (1.0 - density)
         score = (1.0 + _commas(text) + min(length / 100.0, 3.0)) * (1.0 - density)
         if tag == "li":  # lists are read, but reference lists must not outweigh the text

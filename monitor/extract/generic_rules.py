@@ -63,6 +63,10 @@ _HARMLESS = re.compile(
     r"[\w-]*-(?:enabled|active|visible|loaded|only))$"
 )
 _SPLIT = re.compile(r"[^a-z]+")
+# A generated token ("b5343ad4", "x3Lm2", "1a2b3c"): letters after a digit. Its letters are
+# chance, not words ("w-node-b5343ad4" names no ad), so the whole token is skipped.
+_HASH = re.compile(r"[0-9][a-zA-Z]")
+_TOKENS = re.compile(r"[^a-zA-Z0-9]+")
 _FRAGMENTS = re.compile("|".join(_NEGATIVE_FRAGMENTS))
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -174,7 +178,7 @@ def _name_verdict(name: str) -> str | None:
     """The verdict on one class name or id; cached, as pages share most of their names."""
     if _HARMLESS.match(name.lower()):
         return None
-    words = [w for w in _SPLIT.split(_CAMEL.sub("-", name).lower()) if w]
+    words = _words(name)
     for word in words:
         if word in _NEGATIVE_WORDS:
             return word
@@ -188,7 +192,14 @@ def _name_verdict(name: str) -> str | None:
 @lru_cache(maxsize=16384)
 def attribute_words(value: str) -> frozenset[str]:
     """The lower-case words of a class/id value, camelCase split."""
-    return frozenset(w for w in _SPLIT.split(_CAMEL.sub("-", value).lower()) if w)
+    return frozenset(_words(value))
+
+
+def _words(value: str) -> list[str]:
+    """The lower-case words of a class/id value, camelCase split, generated tokens skipped."""
+    if _HASH.search(value):
+        value = " ".join(t for t in _TOKENS.split(value) if not _HASH.search(t))
+    return [w for w in _SPLIT.split(_CAMEL.sub("-", value).lower()) if w]
 
 
 def heading_key(text: str) -> str:
