@@ -57,6 +57,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·»]\s+|\s*::\s*")
 _COMPACT = re.compile(r"[^a-z0-9]")
 # Two to five capitalised words, no digits, no sentence end: a name signing the article.
 _SIGNATURE = re.compile(r"^(?=.{3,40}$)(?:[^\W\d_a-zđ][^\s\d]*\s+){1,4}[^\W\d_a-zđ][^\s\d.!?:]*$")
+_COPY_RUN, _COPY_CHARS = 3, 200  # what a copy of the article's text is at least
 _TIME_SELECTOR = ("time, [class*=publish], [class*=date], [class*=time], [itemprop=datePublished], "
                   "[class*=ngay]")
 
@@ -258,10 +259,13 @@ def _filter(
     # Case folding never shortens a text: a longer block cannot be the title or lead again.
     longest = max(len(title_key), len(sapo_key))
     kept: list[Block] = []
+    copies = _copies([b.text for b in blocks])
     for i, block in enumerate(blocks):
         text = block.text
         reason = ""
-        if len(text) <= longest and text.casefold() in (title_key, sapo_key):
+        if i in copies:
+            reason = "a copy of the text above"
+        elif len(text) <= longest and text.casefold() in (title_key, sapo_key):
             reason = "title or lead again"
         elif len(text) <= 80 and text.casefold().strip(" .") in author_keys:
             reason = "author"
@@ -276,6 +280,31 @@ def _filter(
         else:
             kept.append(block)
     return kept
+
+
+def _copies(texts: list[str]) -> set[int]:
+    """The blocks that repeat a run of the blocks before them: a second copy of the article (a
+    mobile or print version, a hidden duplicate) read with the first. A run is at least
+    _COPY_RUN blocks in a row and _COPY_CHARS characters; a paragraph said again alone (an
+    event's blurb, a training plan's warm-up) is not a copy."""
+    first: dict[str, list[int]] = {}
+    copies: set[int] = set()
+    i = 0
+    while i < len(texts):
+        best = 0
+        for start in first.get(texts[i], ()):
+            run = 0
+            while i + run < len(texts) and start + run < i and \
+                    texts[start + run] == texts[i + run]:
+                run += 1
+            best = max(best, run)
+        if best >= _COPY_RUN and sum(len(t) for t in texts[i : i + best]) >= _COPY_CHARS:
+            copies.update(range(i, i + best))
+            i += best
+            continue
+        first.setdefault(texts[i], []).append(i)
+        i += 1
+    return copies
 
 
 def _byline_or_date(text: str) -> bool:
