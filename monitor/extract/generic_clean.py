@@ -130,7 +130,10 @@ def _drop_box(heading: LexborNode, text: str, work: Work) -> None:
     wrapper ("<div class=box-title><h3>Related</h3></div>") stands for the wrapper."""
     for _ in range(2):
         parent = heading.parent
-        if _next_element(heading) is not None or parent is None or parent.tag == "body":
+        if _next_element(heading) is not None or parent is None or parent.tag == "body" or \
+                text_len(parent) > text_len(heading) + _HEADING_SLACK:
+            # Not alone: the heading ends a part that holds more (the article's own wrapper,
+            # with a trailing "Related" heading whose box was already taken out).
             break
         heading = parent
     node = heading.next
@@ -149,6 +152,9 @@ def _next_element(node: LexborNode) -> LexborNode | None:
     while following is not None and following.tag in ("-text", "-comment"):
         following = following.next
     return following
+
+
+_HEADING_SLACK = 20  # characters beside a heading in a wrapper that stands for it (a count)
 
 
 class Block(NamedTuple):
