@@ -27,9 +27,16 @@ from monitor.extract.generic_rules import (
     WEAK_WORDS,
     attribute_verdict,
     attribute_words,
+    is_legal,
     is_positive,
 )
-from monitor.extract.generic_select import SEMANTIC_ROLES, SEMANTIC_TAGS, PageParts, attached
+from monitor.extract.generic_select import (
+    SEMANTIC_ROLES,
+    SEMANTIC_TAGS,
+    PageParts,
+    attached,
+    is_hidden,
+)
 from monitor.extract.html import climb
 from monitor.extract.text import snippet
 from monitor.models import Removed
@@ -43,6 +50,7 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
+_LEGAL_VOTE = 0.1  # what a legal or disclosure paragraph's vote is worth
 # Below this share of the page's text in <p> and the like, text in <div>s is read too.
 _WRITTEN_SHARE = 0.35
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
@@ -116,6 +124,8 @@ def prune(body: LexborNode, work: Work, parts: PageParts) -> None:
     else:
         anchors, boilerplate = parts.anchors, parts.boilerplate
     for anchor in anchors[:4]:
+        if is_hidden(anchor):
+            continue  # a hidden microdata copy of the body, or a title for screen readers
         up: LexborNode | None = anchor
         while up is not None and up.mem_id not in protected:
             protected.add(up.mem_id)
@@ -269,7 +279,7 @@ def _tag_weight(node: LexborNode) -> float:
     else:
         weight = 0.0
     attrs = node.attributes
-    if (attrs.get("itemprop") or "").lower() == "articlebody":
+    if (attrs.get("itemprop") or "").lower() == "articlebody" and not is_hidden(node):
         return weight + 40.0
     value = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
     if value.strip():
@@ -335,6 +345,8 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         length = len(text)
         prose += length * (1.0 - density)
         score = (1.0 + _commas(text) + min(length / 100.0, 3.0)) * (1.0 - density)
+        if is_legal(text):
+            score *= _LEGAL_VOTE
         if tag == "li":  # lists are read, but reference lists must not outweigh the text
             score *= 0.5
         ancestor = para.parent

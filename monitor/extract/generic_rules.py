@@ -27,6 +27,7 @@ _NEGATIVE_WORDS = frozenset(
     popup modal overlay lightbox dialog tooltip skip print sr screen
     tags tagcloud taglist keywords byline author authors bio meta postmeta
     reaction reactions vote poll prevnext next previous prev readmore morestories
+    disclaimer disclaimers disclosure disclosures legal copyright
     """.split()
 )
 # Words too common in the article's own wrappers ("hs_cos_wrapper_meta_field", "entry-meta",
@@ -137,6 +138,24 @@ _ACTION_WORDS = frozenset(
     click visit follow share donate back top next previous home menu login now here
     """.split()
 )
+
+
+# What legal, disclosure and cookie text says near its start: such a paragraph, however long and
+# comma-heavy, is not the article and must not outvote it.
+_LEGAL = re.compile(
+    r"\b(?:disclosure|disclaimer|affiliate (?:link|commission|marketer)|we may earn|"
+    r"(?:earn|receive) (?:a )?(?:small )?commission|all rights reserved|copyright|"
+    r"this (?:site|website) uses cookies|we use cookies|cookie (?:policy|settings|preferences)|"
+    r"privacy policy|terms (?:of|and) (?:use|service|conditions)|"
+    r"cơ quan chủ quản|giấy phép (?:số|hoạt động)|chịu trách nhiệm (?:chính|nội dung|xuất bản)|"
+    r"bản quyền thuộc|ghi rõ nguồn|sử dụng cookie|chính sách (?:bảo mật|quyền riêng tư|cookie))"
+)
+_LEGAL_HEAD = 160  # characters: where a legal paragraph says what it is
+
+
+def is_legal(text: str) -> bool:
+    """Whether a paragraph is legal, disclosure or cookie text (by what it says first)."""
+    return bool(_LEGAL.search(text[:_LEGAL_HEAD].casefold()))
 
 
 def is_call_to_action(line: str) -> bool:

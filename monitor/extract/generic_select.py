@@ -77,6 +77,8 @@ def select_parts(body: LexborNode) -> PageParts:
             parts.anchors.extend([node] * count)
         if count := _boilerplate_matches(tag, attrs):
             parts.boilerplate.extend([node] * count)
+        elif attrs.get("itemprop") == "articleBody" and "hidden" in attrs:
+            parts.boilerplate.append(node)  # a microdata copy of the body, hidden from readers
     return parts
 
 
@@ -91,6 +93,15 @@ def _boilerplate_matches(tag: str, attrs: dict[str, str | None]) -> int:
     if style:
         count += ("display:none" in style) + ("display: none" in style)
     return count
+
+
+def is_hidden(node: LexborNode) -> bool:
+    """Whether a browser hides the element itself (``hidden``, ``aria-hidden``, display:none)."""
+    attrs = node.attributes
+    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+        return True
+    style = attrs.get("style")
+    return bool(style) and ("display:none" in style or "display: none" in style)
 
 
 def attached(nodes: list[LexborNode], root: LexborNode) -> list[LexborNode]:
