@@ -38,7 +38,12 @@ from monitor.extract.generic_dom import (
     prune,
     prune_boxes,
 )
-from monitor.extract.generic_rules import is_box_heading, is_call_to_action, is_junk_line
+from monitor.extract.generic_rules import (
+    is_box_heading,
+    is_call_to_action,
+    is_junk_line,
+    is_legal,
+)
 from monitor.extract.generic_select import select_parts
 from monitor.extract.html import is_inside, parse
 from monitor.extract.meta import PageMeta, read_meta
@@ -275,6 +280,9 @@ def _filter(
             reason = f"heading '{text}'"
         elif len(text) <= 80 and (i < 4 or i >= len(blocks) - 3) and _byline_or_date(text):
             reason = "byline or date"
+        elif len(text) <= 600 and (i < 2 or i >= len(blocks) - 3) and is_legal(text):
+            # Where a disclosure or notice sits: before the text or after it.
+            reason = "legal or disclosure text"
         if reason:
             work.removed.append(Removed(snippet(text), reason))
         else:

@@ -143,8 +143,9 @@ _ACTION_WORDS = frozenset(
 # What legal, disclosure and cookie text says near its start: such a paragraph, however long and
 # comma-heavy, is not the article and must not outvote it.
 _LEGAL = re.compile(
-    r"\b(?:disclosure|disclaimer|affiliate (?:link|commission|marketer)|we may earn|"
-    r"(?:earn|receive) (?:a )?(?:small )?commission|all rights reserved|copyright|"
+    r"^\W*(?:\w+\s+){0,2}(?:disclosure|disclaimer)s?\s*:|^\W*(?:copyright\b|©)|"
+    r"\b(?:affiliate links?|as an amazon associate|we may earn|"
+    r"(?:earn|receive) (?:a )?(?:small )?(?:affiliate )?commission|all rights reserved|"
     r"this (?:site|website) uses cookies|we use cookies|cookie (?:policy|settings|preferences)|"
     r"privacy policy|terms (?:of|and) (?:use|service|conditions)|"
     r"cơ quan chủ quản|giấy phép (?:số|hoạt động)|chịu trách nhiệm (?:chính|nội dung|xuất bản)|"
