@@ -324,7 +324,7 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         length = len(text)
         if length < 25:
             continue
-        tag = para.tag
+        tag = para.tag or ""
         density = min(1.0, link_len(para, tag) / length)
         if density > 0.5:
             continue

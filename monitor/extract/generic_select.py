@@ -100,8 +100,8 @@ def is_hidden(node: LexborNode) -> bool:
     attrs = node.attributes
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return True
-    style = attrs.get("style")
-    return bool(style) and ("display:none" in style or "display: none" in style)
+    style = attrs.get("style") or ""
+    return "display:none" in style or "display: none" in style
 
 
 def attached(nodes: list[LexborNode], root: LexborNode) -> list[LexborNode]:
