@@ -295,8 +295,10 @@ def _copies(texts: list[str]) -> set[int]:
     mobile or print version, a hidden duplicate) read with the first. A run is at least
     _COPY_RUN blocks in a row and _COPY_CHARS characters; a paragraph said again alone (an
     event's blurb, a training plan's warm-up) is not a copy."""
-    first: dict[str, list[int]] = {}
     copies: set[int] = set()
+    if len(set(texts)) == len(texts):
+        return copies
+    first: dict[str, list[int]] = {}
     i = 0
     while i < len(texts):
         best = 0

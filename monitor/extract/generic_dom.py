@@ -51,8 +51,11 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
 _LEGAL_VOTE = 0.1  # what a legal or disclosure paragraph's vote is worth
+# Legal text outvotes an article with its commas: a paragraph with fewer is not worth checking.
+_LEGAL_COMMAS = 3
 # Below this share of the page's text in <p> and the like, text in <div>s is read too.
 _WRITTEN_SHARE = 0.35
+_DIRECT_MIN = 80  # characters of a node's own text that make it a paragraph
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _COMMAS = re.compile(r"[,،，、]")
 
@@ -290,24 +293,55 @@ def _tag_weight(node: LexborNode) -> float:
     return weight
 
 
+def _ancestors(node: LexborNode, stop: int) -> list[int]:
+    """The mem_ids of ``node`` and its ancestors, up to (without) the one whose id is ``stop``."""
+    chain = []
+    up: LexborNode | None = node
+    while up is not None and (key := up.mem_id) != stop:
+        chain.append(key)
+        up = up.parent
+    return chain
+
+
+_PARAGRAPH_TAGS = frozenset(("p", "pre", "td", "blockquote"))
+
+
 def _paragraphs(body: LexborNode, page_chars: int) -> list[tuple[LexborNode, str]]:
     """The paragraph-like elements and their text."""
-    found = [(n, node_text(n).strip()) for n in body.css("p, pre, td, blockquote")]
+    found: list[tuple[LexborNode, str]] = []
+    broken: dict[int, LexborNode] = {}  # the parents of <br>s that are no paragraph themselves
+    for node in body.css("p, pre, td, blockquote, br"):
+        if node.tag != "br":
+            found.append((node, node_text(node).strip()))
+        elif (parent := node.parent) is not None and parent.tag not in _PARAGRAPH_TAGS:
+            broken[parent.mem_id] = parent
     written = sum(len(text) for _, text in found)
-    if written >= 400 and written >= _WRITTEN_SHARE * page_chars:
+    # page_chars was counted before navigation and hidden parts went: when <p> holds enough of
+    # that, it holds enough of what is left, and the text left need not be measured.
+    if written >= 400 and (written >= _WRITTEN_SHARE * page_chars or
+                           written >= _WRITTEN_SHARE * solid_len(node_text(body))):
+        # Text written with <br> and no <p> is paragraphs too, wherever it is.
+        for node in broken.values():
+            if len(text := _direct_text(node)) >= _DIRECT_MIN:
+                found.append((node, text))
         return found
-    # Pages that write their text straight into <div>s, separated by <br>, or most of it: the
-    # few <p> of such a page are an author's blurb or a footer.
+    # Pages that write their text straight into <div>s, or most of it: the few <p> of such a
+    # page are an author's blurb or a footer.
     for node in body.css("div, section, article, td, span, font"):
-        direct = 0
-        child = node.child
-        while child is not None:
-            if child.tag == "-text":
-                direct += len((child.text_content or "").strip())
-            child = child.next
-        if direct >= 80:
+        if len(_direct_text(node)) >= _DIRECT_MIN:
             found.append((node, node_text(node).strip()))
     return found
+
+
+def _direct_text(node: LexborNode) -> str:
+    """The text of a node's own text children (not of its elements), stripped."""
+    parts = []
+    child = node.child
+    while child is not None:
+        if child.tag == "-text":
+            parts.append(child.text_content or "")
+        child = child.next
+    return " ".join(parts).strip()
 
 
 def choose_container(body: LexborNode, work: Work) -> LexborNode:
@@ -320,7 +354,8 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     # First the prose under every element, the evidence a box word is judged against.
     voters: list[tuple[LexborNode, str, str, float]] = []
     prose_of = work.prose
-    for para, text in _paragraphs(body, solid_len(node_text(body))):
+    chains: dict[int, list[int]] = {}
+    for para, text in _paragraphs(body, work.page_chars):
         length = len(text)
         if length < 25:
             continue
@@ -330,13 +365,16 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
             continue
         voters.append((para, tag, text, density))
         weight = length * (1.0 - density)
-        up: LexborNode | None = para
-        while up is not None:
-            key = up.mem_id
-            if key == top_id:
-                break
+        prose_of[para.mem_id] = prose_of.get(para.mem_id, 0.0) + weight
+        parent = para.parent
+        if parent is None:
+            continue
+        # Paragraphs share their parents: each parent's chain of ancestors is walked once.
+        chain = chains.get(parent.mem_id)
+        if chain is None:
+            chain = chains[parent.mem_id] = _ancestors(parent, top_id)
+        for key in chain:
             prose_of[key] = prose_of.get(key, 0.0) + weight
-            up = up.parent
     work.page_prose = prose_of.get(body.mem_id, 0.0)
     prose = 0.0
     for para, tag, text, density in voters:
@@ -344,8 +382,9 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
             continue
         length = len(text)
         prose += length * (1.0 - density)
-        score = (1.0 + _commas(text) + min(length / 100.0, 3.0)) * (1.0 - density)
-        if is_legal(text):
+        commas = _commas(text)
+        score = (1.0 + commas + min(length / 100.0, 3.0)) * (1.0 - density)
+        if commas >= _LEGAL_COMMAS and is_legal(text):
             score *= _LEGAL_VOTE
         if tag == "li":  # lists are read, but reference lists must not outweigh the text
             score *= 0.5
