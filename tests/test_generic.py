@@ -144,6 +144,147 @@ def test_the_tree_form_and_the_html_form_agree() -> None:
     assert from_tree.body == extract_generic_html(html, url).body
 
 
+# --- the failure families of pages never seen (issue 16) ---------------------------------------
+
+_ARTICLE = [
+    "Ủy ban nhân dân thành phố vừa ban hành kế hoạch sắp xếp các đơn vị sự nghiệp công lập, "
+    "giảm đầu mối, tinh gọn bộ máy, nâng cao hiệu quả hoạt động trong năm 2026.",
+    "Theo kế hoạch, các trung tâm có chức năng gần nhau sẽ được hợp nhất, trụ sở dôi dư được "
+    "chuyển sang làm trường học, nhà văn hóa hoặc điểm sinh hoạt cộng đồng của khu dân cư.",
+    "Sở Nội vụ được giao hướng dẫn các quận, huyện rà soát, lập phương án nhân sự, bảo đảm "
+    "quyền lợi của người lao động, hoàn thành trước ngày 30 tháng 6 năm sau.",
+    "Chủ tịch UBND thành phố yêu cầu các đơn vị không để gián đoạn việc phục vụ người dân, "
+    "doanh nghiệp trong thời gian sắp xếp, công khai tiến độ trên cổng thông tin.",
+]
+_TEASERS = "".join(
+    f"<li><a href='/r{i}.html'>Tin liên quan số {i} về giao thông đô thị</a>"
+    f"<p>Tóm tắt ngắn của tin số {i}, kèm vài dòng mô tả.</p></li>" for i in range(4))
+
+
+# A page's other text: a site map of links in a plain <div>, as many pages have (it holds more
+# of the page's text than the article, and none of its prose).
+_SITE_MAP = "<div class='site-map'>" + "".join(
+    f"<a href='/muc-{i}'>Chuyên mục tin tức số {i}</a> " for i in range(60)) + "</div>"
+
+
+def _page(main: str, extra: str = "") -> str:
+    return (f"<html><head><title>Sắp xếp đơn vị sự nghiệp</title></head><body>"
+            f"<nav><a href='/'>Trang chủ</a></nav>{main}{extra}{_SITE_MAP}"
+            f"<footer>Cơ quan chủ quản: Báo Thủ đô.</footer></body></html>")
+
+
+def _paras(texts: list[str] = _ARTICLE) -> str:
+    return "".join(f"<p>{t}</p>" for t in texts)
+
+
+def _body_f1(article: Article, texts: list[str] = _ARTICLE) -> float:
+    return gram_f1("\n\n".join(texts), "\n\n".join(article.body))
+
+
+@pytest.mark.parametrize("wrapper", ["sidebar-layout", "post-body-readmore",
+                                     "story pagination-start", "card--promoted",
+                                     "author-content", "layout-with-sidebar share-wrap"])
+def test_a_box_word_in_the_articles_own_wrapper_does_not_prune_it(wrapper: str) -> None:
+    # The title sits outside the wrapper, so it does not vouch for it.
+    html = _page(f"<h1>Sắp xếp đơn vị sự nghiệp</h1><div class='{wrapper}'>{_paras()}</div>",
+                 f"<div class='sidebar'><h3>Đọc nhiều</h3><ul>{_TEASERS}</ul></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) == 1.0
+    assert "Tin liên quan số 1" not in article.text  # the real sidebar still goes
+
+
+def test_an_article_split_over_sibling_parts_of_a_box_named_class_is_read_whole() -> None:
+    parts = "".join(f"<div class='content-nav-section'><p>{t}</p></div>" for t in _ARTICLE)
+    html = _page(f"<main><div class='body-content'>{parts}</div></main>",
+                 f"<div class='related-box'><ul>{_TEASERS}</ul></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) == 1.0
+
+
+def test_a_generated_class_token_spells_no_box_word() -> None:
+    # "w-node-b5343ad4" once read as the words w, node, b, ad, d: an ad slot.
+    html = _page(f"<div id='w-node-b5343ad4-d1b4' class='blog__right'>{_paras()}</div>",
+                 f"<div class='sidebar'>{_paras(['Một đoạn giới thiệu ngắn về tác giả.'])}</div>")
+    assert _body_f1(extract_generic_html(html, "https://example.vn/a.html")) == 1.0
+
+
+def test_text_written_in_divs_is_read_when_the_pages_few_paragraphs_are_a_blurb() -> None:
+    texts = _ARTICLE + [t.replace("thành phố", "thủ đô") for t in _ARTICLE]
+    divs = "".join(f"<div>{t}</div><div>&nbsp;</div>" for t in texts)
+    blurb = ("<div class='gioi-thieu'><p>Tác giả là nhà báo, có hơn mười năm làm tin đô thị, "
+             "viết về quy hoạch, giao thông, môi trường, và đời sống người dân ở thủ đô.</p>"
+             "<p>Chị là cộng tác viên của nhiều tờ báo, tạp chí, đài phát thanh, và thường "
+             "xuyên tham gia các hội thảo, tọa đàm về phát triển đô thị bền vững.</p>"
+             "<p>Năm 2024, loạt bài của chị về giao thông công cộng được trao giải báo chí "
+             "của thành phố, và được nhiều độc giả, chuyên gia đánh giá cao. Chị hiện sống "
+             "và làm việc tại Hà Nội cùng gia đình nhỏ của mình.</p></div>")
+    html = _page(f"<div class='section post-body'><span class='rich_text'>{divs}</span></div>",
+                 blurb)
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article, texts) >= 0.95
+    assert "cộng tác viên" not in article.text
+
+
+def test_text_written_with_br_is_paragraphs_in_a_page_whose_other_paragraphs_are_long() -> None:
+    text = "<br><br>".join(_ARTICLE)
+    comments = "".join(
+        f"<div class='comment-item'><p>Bạn đọc {i}: Tôi hoàn toàn đồng tình với chủ trương "
+        "này, nhưng mong thành phố công khai lộ trình, tiêu chí, danh sách đơn vị, để người "
+        "dân, cán bộ, doanh nghiệp được biết và cùng giám sát việc thực hiện.</p></div>"
+        for i in range(4))
+    about = ("<div class='col-left'><p>Báo Thủ đô là cơ quan ngôn luận của thành phố, phát "
+             "hành hằng ngày từ năm 1957 và có mặt trên mạng từ năm 2004.</p></div>")
+    html = _page(f"{about}<div class='col-main'><div class='noidung'>{text}</div>"
+                 f"<div class='list-comments'>{comments}</div></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) >= 0.95
+    assert "Bạn đọc" not in article.text and "ngôn luận" not in article.text
+
+
+def test_a_second_copy_of_the_article_is_read_once_but_a_repeated_line_is_kept() -> None:
+    texts = [*_ARTICLE[:2], "Hạn chót nộp hồ sơ là ngày 30 tháng 6 năm sau.", _ARTICLE[2],
+             "Hạn chót nộp hồ sơ là ngày 30 tháng 6 năm sau.", _ARTICLE[3]]
+    copy = f"<div class='mobile-version'>{_paras(texts)}</div>"
+    html = _page(f"<article><h1>Sắp xếp</h1><div class='content'>{_paras(texts)}</div>{copy}"
+                 "</article>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert list(article.body) == texts
+    assert any(r.reason == "a copy of the text above" for r in article.removed)
+
+
+@pytest.mark.parametrize("hiding", ["hidden", "style='display:none'", "aria-hidden='true'"])
+def test_a_hidden_microdata_copy_of_the_body_is_never_read(hiding: str) -> None:
+    stale = "Bản cũ của bài viết, với những con số đã được tòa soạn sửa lại sau khi đăng."
+    html = _page(f"<div class='article'><h1>Sắp xếp</h1>{_paras()}</div>"
+                 f"<div itemprop='articleBody' {hiding}><p>{stale}</p>{_paras(_ARTICLE[:2])}"
+                 "</div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) == 1.0
+    assert "Bản cũ" not in article.text
+
+
+def test_a_trailing_related_heading_drops_its_box_not_the_article() -> None:
+    html = _page(f"<div class='wrap'><div class='entry'>{_paras()}<h3>Bài viết liên quan</h3>"
+                 f"</div><ul class='links'>{_TEASERS}</ul></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) == 1.0
+    assert "Bài viết liên quan" not in article.text
+
+
+def test_legal_and_disclosure_text_does_not_outvote_the_article_and_is_dropped() -> None:
+    legal = ("Tuyên bố miễn trừ: Cơ quan chủ quản, Giấy phép số 123/GP-BTTTT, Chịu trách nhiệm "
+             "chính, địa chỉ, điện thoại, thư điện tử, fax, mọi hình thức sao chép, trích dẫn, "
+             "phát hành lại, phải ghi rõ nguồn, nếu không, sẽ bị xử lý, theo quy định, của "
+             "pháp luật, hiện hành, về báo chí, sở hữu trí tuệ, quảng cáo, và an ninh mạng. ")
+    disclosure = ("Disclosure: this post contains affiliate links, and we may earn a small "
+                  "commission when you buy through them.")
+    html = _page(f"<div class='story'><p>{disclosure}</p>{_paras()}</div>",
+                 f"<div class='site-info'><p>{legal * 3}</p></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article) == 1.0
+    assert "affiliate" not in article.text and "Giấy phép" not in article.text
+
+
 # --- kinhtedothi fixtures (written by another helper; skipped until they exist) ----------------
 
 
@@ -165,7 +306,7 @@ def test_kinhtedothi_body_from_the_generic_extractor_alone(page: str) -> None:
     if not path.exists():
         pytest.skip(f"{page}.html absent")
     article = extract_generic_html(path.read_bytes(), KTD_URL)
-    assert gram_f1("\n\n".join(reference["body"]), "\n\n".join(article.body)) >= 0.95
+    assert gram_f1("\n\n".join(reference["body"]), "\n\n".join(article.body)) == 1.0
     lines = {article.sapo, *article.body}
     for block in reference["boilerplate"]:
         assert block not in lines
@@ -227,6 +368,25 @@ def test_a_page_without_body_or_text_gives_an_empty_article_with_a_warning() -> 
         article = extract_generic_html(page, "https://example.org/")
         assert article.body == ()
         assert article.warnings
+
+
+# --- the holdout: markups never tuned on (benchmarks/eval_generic.py scores it in full) ----------
+
+HOLDOUT = GENERIC / "holdout"
+
+
+def test_the_holdout_pages_score_above_the_floor_and_none_comes_back_empty() -> None:
+    scores, empty = [], []
+    for truth in sorted((HOLDOUT / "ground-truth").glob("*.json")):
+        gold = json.loads(truth.read_text(encoding="utf-8"))
+        html = (HOLDOUT / "html" / f"{truth.stem}.html").read_bytes()
+        text = extract_generic_html(html, gold["url"]).text
+        scores.append(gram_f1(gold["main_content"], text))
+        if not text:
+            empty.append(truth.stem)
+    assert len(scores) >= 30
+    assert empty == []
+    assert sum(scores) / len(scores) >= 0.92
 
 
 # --- the eval set (../shared/eval, outside the repository) ---------------------------------------

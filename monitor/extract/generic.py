@@ -7,15 +7,21 @@ How a page is read (each step in ``generic_dom``/``generic_clean``, after one se
 ``generic_select``; the words it judges by in ``generic_rules``):
 
 1. prune what is never the article: scripts and other invisible tags, ``nav``/``aside``/
-   ``footer``/forms and their ARIA roles, hidden parts, and parts whose class or id names
-   boilerplate (comments, related, share, newsletter, cookie, ... in several languages);
-2. choose the container: every paragraph of some length scores its parent and, less, two more
-   ancestors, on its length and commas, less its links; class words and ``itemprop=articleBody``
-   weigh in; the article split over sibling parts is joined;
+   ``footer``/forms and their ARIA roles, hidden parts (a hidden microdata copy of the body
+   too), and parts whose class or id names boilerplate (comments, related, share, newsletter,
+   cookie, disclaimer, ... in several languages);
+2. choose the container: every paragraph of some length (a line of text written with ``<br>``
+   too) scores its parent and, less, two more ancestors, on its length and commas, less its
+   links; legal and disclosure text votes little; class words and ``itemprop=articleBody`` weigh
+   in; the article split over sibling parts is joined. A class word marks a box only on its
+   evidence: a part holding most of the page's prose is the article's wrapper, whatever its
+   class says ("layout-with-sidebar", "post-body-readmore");
 3. clean the container: captions are taken out, boxes under a boilerplate heading ("Related",
-   "Đọc nhiều", ...) and link lists are dropped;
-4. read it as blocks, drop stray lines (share buttons, bylines, the title again), find the lead
-   (a lead-named part, the meta description, or a "Site - " dateline) and judge a confidence.
+   "Đọc nhiều", ...) and link lists are dropped (a heading takes its own box, never the
+   article's wrapper);
+4. read it as blocks, drop stray lines (share buttons, bylines, the title again, a disclosure,
+   a second copy of the text), find the lead (a lead-named part, the meta description, or a
+   "Site - " dateline) and judge a confidence.
 
 Every drop is recorded with its reason in ``Article.removed``, for ``monitor inspect``.
 """

@@ -56,6 +56,7 @@ _LEGAL_COMMAS = 3
 # Below this share of the page's text in <p> and the like, text in <div>s is read too.
 _WRITTEN_SHARE = 0.35
 _DIRECT_MIN = 80  # characters of a node's own text that make it a paragraph
+_CELL_LEVELS = 6  # how far up from a paragraph a table cell is its layout column
 HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _COMMAS = re.compile(r"[,،，、]")
 
@@ -306,9 +307,13 @@ def _ancestors(node: LexborNode, stop: int) -> list[int]:
 _PARAGRAPH_TAGS = frozenset(("p", "pre", "td", "blockquote"))
 
 
-def _paragraphs(body: LexborNode, page_chars: int) -> list[tuple[LexborNode, str]]:
-    """The paragraph-like elements and their text."""
-    found: list[tuple[LexborNode, str]] = []
+Paragraph = tuple[LexborNode, str]  # an element and its text
+
+
+def _paragraphs(body: LexborNode, page_chars: int) -> list[Paragraph]:
+    """The paragraph-like elements and their text. A line between <br>s is one too (its
+    element standing for it, as a <p> would)."""
+    found: list[Paragraph] = []
     broken: dict[int, LexborNode] = {}  # the parents of <br>s that are no paragraph themselves
     for node in body.css("p, pre, td, blockquote, br"):
         if node.tag != "br":
@@ -320,28 +325,61 @@ def _paragraphs(body: LexborNode, page_chars: int) -> list[tuple[LexborNode, str
     # that, it holds enough of what is left, and the text left need not be measured.
     if written >= 400 and (written >= _WRITTEN_SHARE * page_chars or
                            written >= _WRITTEN_SHARE * solid_len(node_text(body))):
-        # Text written with <br> and no <p> is paragraphs too, wherever it is.
+        # Text written with <br> and no <p> is paragraphs too, wherever it is: each line
+        # between <br>s votes as one.
         for node in broken.values():
-            if len(text := _direct_text(node)) >= _DIRECT_MIN:
-                found.append((node, text))
-        return found
+            lines = _direct_lines(node)
+            if sum(len(line) for line in lines) >= _DIRECT_MIN:
+                found.extend((node, line) for line in lines)
+        return _without_layout_cells(found)
     # Pages that write their text straight into <div>s, or most of it: the few <p> of such a
     # page are an author's blurb or a footer.
     for node in body.css("div, section, article, td, span, font"):
-        if len(_direct_text(node)) >= _DIRECT_MIN:
+        if sum(len(line) for line in _direct_lines(node)) >= _DIRECT_MIN:
             found.append((node, node_text(node).strip()))
     return found
 
 
-def _direct_text(node: LexborNode) -> str:
-    """The text of a node's own text children (not of its elements), stripped."""
-    parts = []
+def _without_layout_cells(found: list[Paragraph]) -> list[Paragraph]:
+    """Drop the table cells that hold other paragraphs: a layout's column, not a paragraph (its
+    text would vote a second time, and for the whole row)."""
+    cells = {node.mem_id for node, _ in found if node.tag == "td"}
+    if not cells:
+        return found
+    layout: set[int] = set()
+    seen: set[int] = set()
+    for node, _ in found:
+        if node.tag == "td":
+            continue
+        up = node.parent
+        for _ in range(_CELL_LEVELS):
+            if up is None or (key := up.mem_id) in seen:
+                break
+            seen.add(key)
+            if key in cells:
+                layout.add(key)
+                break
+            up = up.parent
+    return [para for para in found if para[0].mem_id not in layout] if layout else found
+
+
+def _direct_lines(node: LexborNode) -> list[str]:
+    """The text of a node's own text children (not of its elements), cut at its <br>s."""
+    lines = []
+    parts: list[str] = []
     child = node.child
     while child is not None:
-        if child.tag == "-text":
+        tag = child.tag
+        if tag == "-text":
             parts.append(child.text_content or "")
+        elif tag == "br" and parts:
+            if line := " ".join(parts).strip():
+                lines.append(line)
+            parts = []
         child = child.next
-    return " ".join(parts).strip()
+    if parts and (line := " ".join(parts).strip()):
+        lines.append(line)
+    return lines
 
 
 def choose_container(body: LexborNode, work: Work) -> LexborNode:
