@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the whole pipeline offline against a bundled sample site")
     p = sub.add_parser("resubscribe", help="send digests again to an address that unsubscribed")
     p.add_argument("email", metavar="EMAIL")
+    p = sub.add_parser("templates", help="the mail templates: `templates export` copies the "
+                       "built-in ones into [digest] templates_dir to edit")
+    p.add_argument("action", choices=("export",))
+    p.add_argument("--force", action="store_true", help="overwrite templates already there")
     return parser
 
 
@@ -152,10 +156,17 @@ def _resubscribe(args: argparse.Namespace, config: Callable[[], Config], out: Te
     return resubscribe_command(config(), args.email, out=out)
 
 
+def _templates(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.commands.templates import export_command
+
+    return export_command(config(), force=args.force, out=out)
+
+
 HANDLERS: dict[str, Handler] = {
     "inspect": _inspect, "collect": _collect, "deliver": _deliver, "run": _run,
     "preview": _preview, "status": _status, "check": _check, "serve": _serve, "demo": _demo,
     "resubscribe": _resubscribe,
+    "templates": _templates,
 }
 
 

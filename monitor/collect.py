@@ -304,7 +304,7 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
 def _failed(conn: sqlite3.Connection, job: Job, result: Result, exc: BaseException, *,
             retry_at: datetime) -> JobResult:
     reason = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
-    log.warning("%s %s: %s", result, job.url, reason)
+    log.info("%s %s: %s", result, job.url, reason)
     if job.kind == "new":
         store.pending_failed(conn, job.ident, error=f"{result}: {reason}", retry_at=retry_at)
     return JobResult(job, result, error=reason)

@@ -261,11 +261,11 @@ class _Run:
         try:
             where = self.transport.send(raw, sender=self.sender, recipient=recipient)
         except PermanentMailError as exc:
-            log.warning("digest %d to %s rejected: %s", digest_id, recipient, exc)
+            log.info("digest %d to %s rejected: %s", digest_id, recipient, exc)
             ledger.mark_rejected(self.conn, digest_id, error=str(exc))
             return "rejected", "", str(exc)
         except TemporaryMailError as exc:
-            log.warning("digest %d to %s not accepted, kept pending: %s", digest_id,
+            log.info("digest %d to %s not accepted, kept pending: %s", digest_id,
                         recipient, exc)
             ledger.mark_failed(self.conn, digest_id, error=str(exc))
             return "failed", "", str(exc)

@@ -215,7 +215,7 @@ class _Walker:
         return summary, fresh
 
     def _failed(self, url: str, status: PageStatus, exc: Exception) -> None:
-        log.warning("source %s: page %s %s: %s", self.source.name, url, status, exc)
+        log.info("source %s: page %s %s: %s", self.source.name, url, status, exc)
         self.memory.mark_failed(url)
         self.pages.append(PageOutcome(url, status, error=str(exc)))
 
