@@ -10,12 +10,16 @@ script says so and exits 0. tests/test_render_chromium.py uses the same sample a
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import subprocess
 import sys
 import tempfile
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,8 +104,48 @@ def run(url: str, *args: str, width: int, height: int, scheme: str, timeout: flo
     return done.stdout
 
 
+_WRAPPER = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="page" style="border:0;width:%(width)dpx;height:800px" srcdoc="%(srcdoc)s"></iframe>
+<script>
+window.addEventListener("load", () => {
+  const doc = document.getElementById("page").contentDocument;
+  const result = (function (doc, win) { %(body)s })(doc, doc.defaultView);
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(result);
+  document.body.appendChild(pre);
+});
+</script></body></html>"""
+
+
+def probe(page: str, body: str, *, width: int, scheme: str) -> Any:
+    """Run the JavaScript function ``body`` (given ``doc`` and ``win``) on ``page`` laid out
+    ``width`` px wide, and return what it returns.
+
+    The page sits in an iframe of that width: headless Chromium lays a page out at least 500 px
+    wide whatever --window-size says, which would hide the phone layout.
+    """
+    wrapper = _WRAPPER % {"width": width, "srcdoc": html.escape(page, quote=True),
+                          "body": body}
+    with tempfile.TemporaryDirectory(prefix="probe-") as folder:
+        path = Path(folder) / "probe.html"
+        path.write_text(wrapper, encoding="utf-8")
+        dom = run(path.as_uri(), "--dump-dom", "--virtual-time-budget=10000", width=width,
+                  height=800, scheme=scheme)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    if not found:
+        raise RuntimeError(f"the probe did not run: {dom[-500:]}")
+    return json.loads(html.unescape(found.group(1)))
+
+
+def page_height(page: Path, *, width: int, scheme: str) -> int:
+    """How tall the page is at ``width``: the screenshot shows all of it and nothing more."""
+    return int(probe(page.read_text(encoding="utf-8"),
+                     "return doc.documentElement.scrollHeight;", width=width, scheme=scheme))
+
+
 def screenshot(html: Path, png: Path, *, width: int, scheme: str) -> None:
-    height = 2200 if width < 600 else 1500
+    height = page_height(html, width=width, scheme=scheme)
     run(html.resolve().as_uri(), f"--screenshot={png.resolve()}", width=width, height=height,
         scheme=scheme)
 

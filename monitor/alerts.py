@@ -47,7 +47,7 @@ from monitor.mail import (
     transport_for,
 )
 from monitor.store import alerts as alert_store
-from monitor.store import db, ledger
+from monitor.store import db, ledger, unsubscribes
 from monitor.store import jobs as job_store
 from monitor.store import runs as run_store
 
@@ -192,16 +192,18 @@ def _stuck(conn: sqlite3.Connection, config: Config, now: datetime) -> list[Cond
     from monitor.deliver import build_digest, due_since
 
     limit = timedelta(hours=config.alerts.stuck_after_hours)
+    # An address that unsubscribed is meant to receive nothing: its items are not stuck.
+    gone = set(unsubscribes.all_unsubscribed(conn))
     oldest: dict[str, tuple[datetime, str]] = {}
     for d in ledger.pending_digests(conn):
-        if now - d.created_at > limit and d.subscriber not in oldest:
+        if now - d.created_at > limit and d.subscriber not in oldest.keys() | gone:
             oldest[d.subscriber] = (d.created_at, f"a digest built {format_local(d.created_at)} "
                                     f"is not accepted after {d.attempts} attempts: "
                                     f"{d.last_error or '-'}")
     times = {s.name: s.times for s in config.schedules}
     for sub in config.subscribers:
         email = sub.email.lower()
-        if email in oldest:
+        if email in oldest or email in gone:
             continue
         digest = build_digest(conn, config, sub, now=now, include_reserved=True)
         waiting = alert_store.waiting_since(conn, [(i.article_id, i.kind) for i in digest.items])
@@ -219,7 +221,9 @@ def _stuck(conn: sqlite3.Connection, config: Config, now: datetime) -> list[Cond
 
 
 def _rejected(conn: sqlite3.Connection, config: Config) -> list[Condition]:
-    configured = {s.email.lower() for s in config.subscribers}
+    # A digest refused because its subscriber unsubscribed is no server's doing.
+    configured = {s.email.lower() for s in config.subscribers} - set(
+        unsubscribes.all_unsubscribed(conn))
     latest: dict[str, ledger.StoredDigest] = {}
     for d in ledger.digests(conn, limit=200):
         if d.status != "pending":

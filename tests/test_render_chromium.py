@@ -11,7 +11,6 @@ renderings as PNG files for a person to look at.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,32 +38,30 @@ RULES = {".item": "borderBottomColor", ".day": "borderBottomColor",
          ".excerpt": "borderLeftColor"}
 
 PROBE = """
-<script>
-function rgb(s) { const m = s.match(/[\\d.]+/g).map(Number); return m; }
+function rgb(s) { return s.match(/[\\d.]+/g).map(Number); }
 function solid(el) {
   for (; el; el = el.parentElement) {
-    const c = rgb(getComputedStyle(el).backgroundColor);
+    const c = rgb(win.getComputedStyle(el).backgroundColor);
     if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
   }
   return [255, 255, 255];
 }
 const out = {text: {}, rules: {}};
 for (const sel of %(text)s) {
-  const el = document.querySelector(sel);
-  if (el) out.text[sel] = {fg: rgb(getComputedStyle(el).color).slice(0, 3), bg: solid(el)};
+  const el = doc.querySelector(sel);
+  if (el) out.text[sel] = {fg: rgb(win.getComputedStyle(el).color).slice(0, 3), bg: solid(el)};
 }
 for (const [sel, prop] of Object.entries(%(rules)s)) {
-  const el = document.querySelector(sel);
-  const style = getComputedStyle(el || document.body);
-  if (el) out.rules[sel] = {color: rgb(style[prop]).slice(0, 3), bg: solid(el.parentElement),
-                            width: parseFloat(style[prop.replace("Color", "Width")])};
+  const el = doc.querySelector(sel);
+  if (!el) continue;
+  const style = win.getComputedStyle(el);
+  out.rules[sel] = {color: rgb(style[prop]).slice(0, 3), bg: solid(el.parentElement),
+                    width: parseFloat(style[prop.replace("Color", "Width")])};
 }
-out.dark = matchMedia("(prefers-color-scheme: dark)").matches;
-out.width = document.documentElement.clientWidth;
-out.scroll = document.documentElement.scrollWidth;
-const pre = document.createElement("pre"); pre.id = "probe";
-pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
-</script>
+out.dark = win.matchMedia("(prefers-color-scheme: dark)").matches;
+out.width = doc.documentElement.clientWidth;
+out.scroll = doc.documentElement.scrollWidth;
+return out;
 """
 
 
@@ -82,26 +79,20 @@ def contrast(a: list[float], b: list[float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    html = screens.sample_html()
-    probe = PROBE % {"text": json.dumps(list(TEXT)), "rules": json.dumps(RULES)}
-    path = tmp_path_factory.mktemp("render") / "digest.html"
-    path.write_text(html.replace("</body>", probe + "</body>"), encoding="utf-8")
-    return path
+def page() -> str:
+    return screens.sample_html()
 
 
-def measure(page: Path, width: int, scheme: str) -> dict[str, Any]:
-    dom = screens.run(page.as_uri(), "--dump-dom", width=width, height=1200, scheme=scheme)
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    data: dict[str, Any] = json.loads(found.group(1).replace("&quot;", '"'))
-    assert data["dark"] is (scheme == "dark")
+def measure(page: str, width: int, scheme: str) -> dict[str, Any]:
+    body = PROBE % {"text": json.dumps(list(TEXT)), "rules": json.dumps(RULES)}
+    data: dict[str, Any] = screens.probe(page, body, width=width, scheme=scheme)
+    assert data["dark"] is (scheme == "dark") and data["width"] == width
     return data
 
 
 @pytest.mark.parametrize("width", screens.WIDTHS)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_text_element_is_readable(page: Path, width: int, scheme: str) -> None:
+def test_every_text_element_is_readable(page: str, width: int, scheme: str) -> None:
     data = measure(page, width, scheme)
     assert set(data["text"]) == set(TEXT), "the sample lacks an element the test checks"
     weak = {TEXT[sel]: round(contrast(v["fg"], v["bg"]), 2) for sel, v in data["text"].items()
@@ -113,7 +104,7 @@ def test_every_text_element_is_readable(page: Path, width: int, scheme: str) -> 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", screens.WIDTHS)
-def test_rules_and_title_highlights_read_as_intended(page: Path, scheme: str,
+def test_rules_and_title_highlights_read_as_intended(page: str, scheme: str,
                                                      width: int) -> None:
     data = measure(page, width, scheme)
     rules, text = data["rules"], data["text"]

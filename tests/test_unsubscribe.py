@@ -243,3 +243,38 @@ def test_the_route_is_absent_without_one_click(tmp_path: Path) -> None:
     add_routes(routes, config)
     reply = routes.dispatch(Request("POST", "/unsubscribe", {}, {}, b""))
     assert reply.status == 404
+
+
+def test_an_unsubscribed_address_is_neither_stuck_nor_rejected_for_the_operator(
+        tmp_path: Path) -> None:
+    from support.smtpsrv import SmtpServer
+
+    from monitor.alerts import conditions
+
+    with SmtpServer() as smtp:
+        config = loads(delivery_toml(smtp_port=smtp.port) + "\n[alerts]\nstuck_after_hours = 6\n",
+                       root=tmp_path)
+        store_article(config, 1)
+        smtp.handler.rcpt_replies["an@example.org"] = "451 4.2.0 mailbox busy, try later"
+        assert run_deliver(config, now=T0).outcomes[0].status == "failed"
+
+        def keys(at: datetime) -> list[str]:
+            conn = db.connect(db.db_path(config.state_dir))
+            try:
+                return [c.key for c in conditions(conn, config, now=at)]
+            finally:
+                conn.close()
+
+        assert keys(T0 + timedelta(hours=7)) == ["stuck:an@example.org"]
+        conn = db.connect(db.db_path(config.state_dir))
+        try:
+            unsubscribes.record(conn, "an@example.org", now=T0 + timedelta(hours=7),
+                                via="one-click")
+        finally:
+            conn.close()
+        assert keys(T0 + timedelta(hours=8)) == []
+        # The pending digest is withdrawn, not resent, and that is no server's rejection.
+        report = run_deliver(config, now=T0 + timedelta(hours=9))
+        assert [o.status for o in report.outcomes] == ["skipped", "skipped"]
+        assert keys(T0 + timedelta(hours=9)) == []
+        assert smtp.messages == []
