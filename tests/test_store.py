@@ -278,3 +278,28 @@ def test_the_lock_of_a_killed_process_is_released(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_processes_opening_a_fresh_state_at_once_apply_each_migration_once(
+        tmp_path: Path) -> None:
+    # The service and `monitor status` (or a test polling the state) may both find it new.
+    import threading
+
+    errors: list[Exception] = []
+    for attempt in range(5):
+        path = tmp_path / f"fresh-{attempt}.sqlite3"
+        start = threading.Barrier(6)
+
+        def open_it(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                db.connect(path).close()
+            except Exception as exc:  # collected for the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

@@ -423,6 +423,17 @@ def rolled_back(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
 
 
+def _statements(script: str) -> list[str]:
+    """A migration script cut into statements (``executescript`` would commit first)."""
+    found, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    return found
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the missing migrations in order; returns the schema version reached."""
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -433,12 +444,19 @@ def migrate(conn: sqlite3.Connection) -> int:
             hint="upgrade the monitor, or point [state] dir at another folder",
         )
     for number in range(current + 1, len(MIGRATIONS) + 1):
-        log.info("applying schema migration %d", number)
-        # executescript commits first; BEGIN inside the script makes the migration and its
-        # version bump one transaction.
+        # One transaction per migration, its version bump included. The version is read again
+        # under the write lock: two processes opening a fresh state at once (the service and
+        # `monitor status`) must not both apply it.
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\n"
-                               f"PRAGMA user_version = {number};\nCOMMIT;")
+            conn.execute("BEGIN IMMEDIATE")
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= number:
+                conn.execute("COMMIT")
+                continue
+            log.info("applying schema migration %d", number)
+            for statement in _statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
