@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/relevance_report.py [--config config.toml] [--set FILE ...]
 
 By default it scores the topics of the repository's config.toml on
-tests/fixtures/relevance/labelled.jsonl (the set the phrases were tuned on) and holdout.jsonl
+tests/fixtures/relevance/tuning.jsonl (the set the phrases were tuned on) and holdout.jsonl
 (written at the same time, never used for tuning). Each line of a set is a JSON object with
 "id", "title", "sapo", optionally "body" (a list of paragraphs), "relevant" and "note".
 An item counts as predicted relevant when it reaches the threshold of any configured topic.
@@ -27,7 +27,7 @@ from monitor.config import TopicConfig, load  # noqa: E402
 from monitor.models import Relevance  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "relevance"
-DEFAULT_SETS = (FIXTURES / "labelled.jsonl", FIXTURES / "holdout.jsonl")
+DEFAULT_SETS = (FIXTURES / "tuning.jsonl", FIXTURES / "holdout.jsonl")
 
 
 @dataclass

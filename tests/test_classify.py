@@ -124,7 +124,7 @@ def _report_module() -> ModuleType:
 
 def test_the_labelled_set_is_large_and_has_hard_negatives() -> None:
     report = _report_module()
-    items = report.read_set(report.FIXTURES / "labelled.jsonl")
+    items = report.read_set(report.FIXTURES / "tuning.jsonl")
     assert len(items) >= 100
     assert len({i["id"] for i in items}) == len(items)
     negatives = [i for i in items if not i["relevant"]]
@@ -134,7 +134,7 @@ def test_the_labelled_set_is_large_and_has_hard_negatives() -> None:
     assert sum(1 for i in items if i.get("body")) >= 8
 
 
-@pytest.mark.parametrize("name", ["labelled.jsonl"])
+@pytest.mark.parametrize("name", ["tuning.jsonl"])
 def test_default_topic_reaches_precision_and_recall_of_09(name: str) -> None:
     report = _report_module()
     config = load(ROOT / "config.toml")
@@ -146,4 +146,4 @@ def test_default_topic_reaches_precision_and_recall_of_09(name: str) -> None:
 def test_the_report_runs_alone(capsys: pytest.CaptureFixture[str]) -> None:
     assert _report_module().main([]) == 0
     out = capsys.readouterr().out
-    assert "labelled.jsonl" in out and "precision" in out and "holdout.jsonl" in out
+    assert "tuning.jsonl" in out and "precision" in out and "holdout.jsonl" in out
