@@ -1,33 +1,43 @@
-"""Topic relevance: weighted phrases found on word boundaries, explained match by match (pure).
+"""Topic relevance: phrases and proximity rules over words, three verdicts, explained (pure).
 
-Each ``[[topics]]`` entry of config.toml is compiled once into two regular expressions over the
-folding key of ``monitor.extract.text`` (lower case, NFC, one tone-mark placement; with
-``accent_insensitive`` every diacritic dropped as well): one for the topic's phrases, one for its
-exclusions. The key has the length of the NFC text, so a match's offsets are offsets in the text
-the reader sees, which is what the digest's highlighting uses.
+Each ``[[topics]]`` entry of config.toml is compiled once. Text is cut into tokens (runs of word
+characters, and single punctuation marks) of its lower case; a token is compared by its folding
+key (``monitor.extract.text.fold``: one tone-mark placement, so "Thành ủy" = "Thành uỷ"; with
+``accent_insensitive`` every diacritic dropped as well). A phrase is a sequence of such tokens,
+so it matches on word boundaries whatever the spacing ("sắp xếp, tinh gọn" needs its comma).
+
+Evidence, per field (title, sapo, body paragraph by paragraph):
+
+- **phrases**: where phrases overlap, the leftmost and then longest wins ("tinh gọn tổ chức bộ
+  máy" is not also "tổ chức bộ máy"); a phrase overlapping an ``exclude`` phrase does not count.
+- **near rules**: a word of one class (an action: "sáp nhập", "giải thể") within N words of a
+  word of another (a unit: "xã", "tổng cục"). Numbers, punctuation other than a sentence end, and
+  short function words ("các", "và", "nhiều") are free, so "sáp nhập 3 huyện và 12 xã" is at
+  distance 0. Counted once per action word.
+- **context exclusions** (``exclude_near``): one of their words within a window of words around
+  a hit cancels that hit ("sắp xếp, bố trí tái định cư").
 
 Scoring, per topic::
 
-    score = sum over (phrase, field) of  weight(phrase) x weight(field) x damping(count)
+    score = sum over (phrase or rule, field) of  weight x weight(field) x damping(count)
 
-where the field weights are ``title_weight`` / ``sapo_weight`` / ``body_weight`` and
-``damping`` is 1, 1.5, 2 for one, two, three or more occurrences (a long article repeats a phrase
-without being more on topic). A phrase may have a negative weight: counter-evidence. Where phrases
-overlap, the leftmost and then longest wins, so "tinh gọn tổ chức bộ máy" is not also counted as
-"tổ chức bộ máy". A phrase match that overlaps an exclusion ("sáp nhập ngân hàng") does not count.
-An article is relevant to a topic when its score reaches the topic's ``threshold``.
+with damping 1, 1.5, 2 for one, two, three or more occurrences. The verdict is ``relevant`` from
+the topic's ``threshold``, ``possible`` from its ``review_at`` (default half of it), else ``not``.
+Every point is explained: each ``Match`` names the phrase or rule, the words found and where.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from itertools import accumulate, compress, count
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.config import TopicConfig
+from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import fold, fold_ascii, nfc
-from monitor.models import Article, Match, Relevance
+from monitor.models import Article, Match, MatchKind, Relevance, Verdict
 
 Field = Literal["title", "sapo", "body"]
 Span = tuple[int, int]
@@ -35,150 +45,372 @@ Span = tuple[int, int]
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
 BODY_SEPARATOR = "\n\n"
+ELLIPSIS = " … "
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# The same tokens with the space before each: their lengths add up to each token's end offset.
+_SPACED_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])")
+# Words that may stand between an action and its unit without counting as distance.
+FUNCTION_WORDS = frozenset(fold(w) for w in """
+    và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn bộ
+    đã sẽ được bị đang vừa mới thêm tiếp tục thành vào này đó hai ba bốn năm sáu bảy tám chín
+    mười trăm nghìn ngàn triệu tỉnh thành phố
+""".split()) - {fold("tỉnh"), fold("thành"), fold("phố")}
+_SENTENCE_END = frozenset("!?;…")
+_TONES = "\u0300\u0301\u0309\u0303\u0323"
+_VOWELS = frozenset("aăâeêioôơuưy")
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """One occurrence of a phrase in a text: offsets in the NFC text."""
+class _Hit:
+    """Something found in one text part: token range [first, last] and what it is."""
 
-    phrase: str
-    start: int
-    end: int
-
-
-def _key(text: str, accent_insensitive: bool) -> str:
-    """The matching key of NFC ``text``, guaranteed to have the same length."""
-    # A few characters (such as "İ") lower-case to two; they never occur in a phrase, so they are
-    # replaced to keep offsets exact.
-    safe = "".join(c if len(c.lower()) == 1 else "\u25a1" for c in text)
-    key = fold_ascii(safe) if accent_insensitive else fold(safe)
-    return key if len(key) == len(text) else safe.lower()
+    name: str  # the phrase, rule or context word as written in the config
+    kind: MatchKind
+    first: int
+    last: int
+    spans: tuple[Span, ...] = ()  # character spans of the words found (action, unit apart)
+    text: str = ""
 
 
-def _pattern(phrases: Sequence[str], accent_insensitive: bool) -> re.Pattern[str] | None:
-    words = [_key(nfc(p), accent_insensitive).split() for p in phrases]
-    alternatives = sorted({r"\s+".join(map(re.escape, w)) for w in words if w}, key=len,
-                          reverse=True)
-    if not alternatives:
-        return None
-    # Longest first, so that at one position the longer phrase wins; lookarounds are the word
-    # boundaries (\b would treat "2 cấp" and "178/2024" poorly at their edges).
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+# --- compiling --------------------------------------------------------------------------------
+
+
+def _variants(token: str) -> set[str]:
+    """Every tone-mark placement of one lower-case token (the keys ``fold`` maps together)."""
+    decomposed = unicodedata.normalize("NFD", token)
+    tones = [c for c in decomposed if c in _TONES]
+    if len(tones) != 1:
+        return {token}
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
+    out = {token}
+    for i, c in enumerate(base):
+        if c in _VOWELS:
+            out.add(unicodedata.normalize("NFC", base[:i] + c + tones[0] + base[i + 1:]))
+    return out
 
 
 class CompiledTopic:
-    """A topic ready to match: its phrase and exclusion patterns, compiled once."""
+    """A topic ready to match: every term as a token sequence, indexed by its first token."""
 
     def __init__(self, topic: TopicConfig) -> None:
         self.topic = topic
         self.insensitive = topic.accent_insensitive
-        self._by_key: dict[str, tuple[str, float]] = {}
+        # key of a token as written -> key it is compared by (filled with every tone placement
+        # of the config's words, so text tokens are looked up, never folded one by one).
+        self._canon: dict[str, str] = {}
+        # Terms indexed by their first token key (one-word terms) and by their first two
+        # (longer ones), so that each token costs a dictionary look-up or two.
+        self._single: dict[str, list[tuple[str, str]]] = {}
+        self._multi: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str]]] = {}
+        self.weights: dict[str, float] = {}
         for phrase, weight in topic.phrases.items():
-            self._by_key[self._norm(phrase)] = (phrase, weight)
-        self._excluded: dict[str, str] = {self._norm(p): p for p in topic.exclude}
-        self._phrases = _pattern(list(topic.phrases), self.insensitive)
-        self._exclude = _pattern(list(topic.exclude), self.insensitive)
+            self._add(phrase, "phrase", phrase)
+            self.weights[phrase] = weight
+        for phrase in topic.exclude:
+            self._add(phrase, "exclude", phrase)
+        self.classes: set[str] = set()
+        for rule in topic.near:
+            for cls in (rule.action, rule.unit):
+                if cls not in self.classes and cls in topic.classes:
+                    self.classes.add(cls)
+                    for word in topic.classes[cls]:
+                        self._add(word, "class:" + cls, word)
+            self.weights[rule.name] = rule.weight
+        for ctx in topic.exclude_near:
+            for word in ctx.words:
+                self._add(word, "context", word)
+        for entries in self._multi.values():
+            entries.sort(key=lambda e: -len(e[0]))
+        firsts = set(self._single) | {k[0] for k in self._multi}
+        self._firsts = frozenset(firsts)
+        self.triggers = frozenset(t for t, k in self._canon.items() if k in firsts)
 
-    def _norm(self, text: str) -> str:
-        return " ".join(_key(nfc(text), self.insensitive).split())
+    def _key(self, token: str) -> str:
+        return fold_ascii(token) if self.insensitive else fold(token)
 
-    def _find(self, pattern: re.Pattern[str] | None, key: str,
-              names: dict[str, str] | None = None) -> list[Hit]:
-        if pattern is None:
-            return []
-        hits = []
-        for m in pattern.finditer(key):
-            norm = " ".join(m.group(0).split())
-            phrase = names[norm] if names is not None else self._by_key[norm][0]
-            hits.append(Hit(phrase, m.start(), m.end()))
-        return hits
+    def _add(self, text: str, role: str, name: str) -> None:
+        tokens = _TOKEN.findall(nfc(text).lower())
+        if not tokens:
+            return
+        keys = tuple(self._key(t) for t in tokens)
+        for token, key in zip(tokens, keys, strict=True):
+            for variant in _variants(token) | {key}:
+                self._canon[variant] = key
+        if len(keys) == 1:
+            self._single.setdefault(keys[0], []).append((role, name))
+        else:
+            self._multi.setdefault(keys[:2], []).append((keys, role, name))
 
-    def search(self, text: str) -> tuple[list[Hit], list[Hit]]:
-        """Counted phrase hits and exclusion hits in NFC ``text``."""
-        key = _key(text, self.insensitive)
-        excluded = self._find(self._exclude, key, self._excluded)
-        hits = [
-            h for h in self._find(self._phrases, key)
-            if not any(h.start < x.end and x.start < h.end for x in excluded)
-        ]
-        return hits, excluded
+    def keys(self, tokens: Sequence[str]) -> list[str]:
+        if self.insensitive:
+            return [fold_ascii(t) for t in tokens]
+        return list(map(self._canon.get, tokens, tokens))
 
-    def weight(self, phrase: str) -> float:
-        return self._by_key[self._norm(phrase)][1]
+    def terms(self, keys: Sequence[str]) -> list[tuple[int, int, str, str]]:
+        """(first, last, role, name) of every term, by start and then longest first."""
+        single, multi, firsts = self._single, self._multi, self._firsts
+        n = len(keys)
+        out: list[tuple[int, int, str, str]] = []
+        for i in compress(count(), map(firsts.__contains__, keys)):
+            if i + 1 < n:
+                for words, role, name in multi.get((keys[i], keys[i + 1]), ()):
+                    end = i + len(words)
+                    if end <= n and (len(words) == 2 or tuple(keys[i:end]) == words):
+                        out.append((i, end - 1, role, name))
+            for role, name in single.get(keys[i], ()):
+                out.append((i, i, role, name))
+        return out
 
 
-_CACHE: dict[tuple[object, ...], CompiledTopic] = {}
+_CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
 
 
 def compile_topic(topic: TopicConfig) -> CompiledTopic:
-    key = (topic.name, tuple(sorted(topic.phrases.items())), topic.exclude,
-           topic.accent_insensitive)
-    compiled = _CACHE.get(key)
-    if compiled is None:
-        if len(_CACHE) > 64:  # config reloads in a long-lived service must not grow this
-            _CACHE.clear()
-        compiled = _CACHE[key] = CompiledTopic(topic)
+    # Keyed by identity (a config is loaded once; the entry keeps the topic alive, so its id is
+    # not reused while cached): hashing the phrase table on every call would cost more than
+    # classifying a short article.
+    cached = _CACHE.get(id(topic))
+    if cached is not None and cached[0] is topic:
+        return cached[1]
+    if len(_CACHE) > 64:  # config reloads in a long-lived service must not grow this
+        _CACHE.clear()
+    compiled = CompiledTopic(topic)
+    _CACHE[id(topic)] = (topic, compiled)
     return compiled
+
+
+# --- matching one text part ---------------------------------------------------------------------
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # A few characters (such as "İ") lower-case to two; none is in a term, so they are replaced
+    # to keep offsets exact.
+    return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
+
+
+def _gap(keys: Sequence[str], start: int, stop: int, limit: int) -> int | None:
+    """Counted words in keys[start:stop], or None if a sentence ends there or it is too long."""
+    if stop - start > limit + 8:
+        return None
+    counted = 0
+    for j in range(start, stop):
+        key = keys[j]
+        if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
+            return None
+        if key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum():
+            continue
+        counted += 1
+        if counted > limit:
+            return None
+    return counted
+
+
+def _between_digits(keys: Sequence[str], j: int) -> bool:
+    return 0 < j < len(keys) - 1 and keys[j - 1].isdigit() and keys[j + 1].isdigit()
+
+
+def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
+          keys: Sequence[str]) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
+    pairs = []
+    for action in actions:
+        best: tuple[int, tuple[int, int, str]] | None = None
+        for unit in units:
+            if unit[0] > action[1]:
+                gap = _gap(keys, action[1] + 1, unit[0], rule.within)
+            elif rule.order == "any" and unit[1] < action[0]:
+                gap = _gap(keys, unit[1] + 1, action[0], rule.within)
+            else:
+                continue
+            if gap is not None and (best is None or gap < best[0]):
+                best = (gap, unit)
+        if best is not None:
+            pairs.append((action, best[1]))
+    return pairs
+
+
+def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
+    """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
+    low = _lower(text)
+    tokens = _TOKEN.findall(low)
+    if compiled.triggers.isdisjoint(tokens) and not compiled.insensitive:
+        return [], []
+    keys = compiled.keys(tokens)
+    phrases: list[tuple[int, int, str]] = []
+    excludes: list[tuple[int, int, str]] = []
+    contexts: list[tuple[int, int, str]] = []
+    by_class: dict[str, list[tuple[int, int, str]]] = {}
+    for first, last, role, name in compiled.terms(keys):
+        if role == "phrase":
+            phrases.append((first, last, name))
+        elif role == "exclude":
+            excludes.append((first, last, name))
+        elif role == "context":
+            contexts.append((first, last, name))
+        else:
+            found = by_class.setdefault(role[6:], [])
+            if not found or found[-1][0] != first:  # longest term of a class at one token
+                found.append((first, last, name))
+    if not phrases and not by_class:
+        return [], []
+    ends: list[int] = []
+
+    def span(first: int, last: int) -> Span:
+        if not ends:  # only parts with a hit pay for the offsets
+            ends.extend(accumulate(map(len, _SPACED_TOKEN.findall(low))))
+        return ends[first] - len(tokens[first]), ends[last]
+
+    def overlaps(first: int, last: int) -> str | None:
+        return next((x[2] for x in excludes if first <= x[1] and x[0] <= last), None)
+
+    hits: list[_Hit] = []
+    cancelled: list[_Hit] = []
+    taken = -1
+    for first, last, name in phrases:  # leftmost, then longest (terms come longest first)
+        if first <= taken:
+            continue
+        taken = last
+        s = span(first, last)
+        hit = _Hit(name, "phrase", first, last, (s,), text[s[0]:s[1]])
+        blocker = overlaps(first, last)
+        if blocker is None:
+            hits.append(hit)
+        else:
+            cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
+    for rule in compiled.topic.near:
+        if where not in rule.fields:
+            continue
+        if rule.action not in by_class or rule.unit not in by_class:
+            continue
+        actions = [a for a in by_class[rule.action] if overlaps(a[0], a[1]) is None]
+        units = [u for u in by_class[rule.unit] if overlaps(u[0], u[1]) is None]
+        for action, unit in _near(rule, actions, units, keys):
+            a, u = span(action[0], action[1]), span(unit[0], unit[1])
+            ordered = sorted((a, u))
+            words = ELLIPSIS.join(text[x:y] for x, y in ordered)
+            hits.append(_Hit(rule.name, "near", min(action[0], unit[0]),
+                             max(action[1], unit[1]), tuple(ordered), words))
+    if contexts and hits:
+        hits, more = _context(compiled, hits, contexts, text, span)
+        cancelled += more
+    return hits, cancelled
+
+
+def _context(compiled: CompiledTopic, hits: list[_Hit], contexts: list[tuple[int, int, str]],
+             text: str, span: object) -> tuple[list[_Hit], list[_Hit]]:
+    kept: list[_Hit] = []
+    cancelled: list[_Hit] = []
+    for hit in hits:
+        blocker = None
+        for rule in compiled.topic.exclude_near:
+            if rule.cancels and hit.name not in rule.cancels:
+                continue
+            if compiled.weights.get(hit.name, 0.0) <= 0:
+                continue
+            words = {nfc(w) for w in rule.words}
+            for first, last, name in contexts:
+                if name in words and (first - hit.last <= rule.within
+                                      and hit.first - last <= rule.within):
+                    blocker = name
+                    break
+            if blocker:
+                break
+        if blocker is None:
+            kept.append(hit)
+        else:
+            cancelled.append(_Hit(blocker, "context", hit.first, hit.last, hit.spans,
+                                  f"{hit.text} ({hit.name})"))
+    return kept, cancelled
+
+
+# --- scoring ----------------------------------------------------------------------------------
 
 
 def _damping(count: int) -> float:
     return 1.0 + 0.5 * (min(count, 3) - 1)
 
 
-def _field_hits(compiled: CompiledTopic, parts: Sequence[str]) -> tuple[list[Hit], list[Hit]]:
-    hits: list[Hit] = []
-    excluded: list[Hit] = []
+def _field_hits(compiled: CompiledTopic, parts: Sequence[str],
+                where: Field) -> tuple[list[_Hit], list[_Hit]]:
+    hits: list[_Hit] = []
+    cancelled: list[_Hit] = []
     offset = 0
     for part in parts:
-        found, masked = compiled.search(part)
-        hits += [Hit(h.phrase, h.start + offset, h.end + offset) for h in found]
-        excluded += [Hit(h.phrase, h.start + offset, h.end + offset) for h in masked]
+        found, masked = _find(compiled, part, where)
+        for h in found:
+            hits.append(_shift(h, offset))
+        for h in masked:
+            cancelled.append(_shift(h, offset))
         offset += len(part) + len(BODY_SEPARATOR)
-    return hits, excluded
+    return hits, cancelled
 
 
-def _group(topic: str, where: Field, hits: list[Hit], weight_of: dict[str, float],
+def _shift(hit: _Hit, offset: int) -> _Hit:
+    if not offset:
+        return hit
+    spans = tuple((a + offset, b + offset) for a, b in hit.spans)
+    return _Hit(hit.name, hit.kind, hit.first, hit.last, spans, hit.text)
+
+
+def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float],
            field_weight: float) -> list[Match]:
-    spans: dict[str, list[Span]] = {}
+    grouped: dict[tuple[str, str], list[_Hit]] = {}
     for h in hits:
-        spans.setdefault(h.phrase, []).append((h.start, h.end))
+        grouped.setdefault((h.kind, h.name), []).append(h)
     out = []
-    for phrase, found in spans.items():
-        weight = weight_of.get(phrase, 0.0)
+    for (kind, name), found in grouped.items():
+        weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
         points = weight * field_weight * _damping(len(found))
-        out.append(Match(topic, phrase, where, len(found), weight, round(points, 4),
-                         tuple(found)))
+        spans = tuple((min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found)
+        terms = tuple(dict.fromkeys(h.text for h in found))
+        out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
+                         kind=kind, terms=terms))  # type: ignore[arg-type]
     return out
 
 
 def score_topic(topic: TopicConfig, title: str, sapo: str,
                 body: Sequence[str]) -> tuple[float, list[Match], list[Match]]:
-    """Score of one topic, with the matches that make it up and the exclusions found."""
+    """Score of one topic, with the matches that make it up and the cancelled hits."""
     compiled = compile_topic(topic)
-    weights = dict(topic.phrases)
     fields: tuple[tuple[Field, Sequence[str], float], ...] = (
         ("title", (nfc(title),), topic.title_weight),
         ("sapo", (nfc(sapo),), topic.sapo_weight),
         ("body", [nfc(p) for p in body], topic.body_weight),
     )
     matched: list[Match] = []
-    excluded: list[Match] = []
+    cancelled: list[Match] = []
     for where, parts, field_weight in fields:
-        hits, masked = _field_hits(compiled, parts)
-        matched += _group(topic.name, where, hits, weights, field_weight)
-        excluded += _group(topic.name, where, masked, {}, 0.0)
+        if not any(parts):
+            continue
+        hits, masked = _field_hits(compiled, parts, where)
+        matched += _group(topic.name, where, hits, compiled.weights, field_weight)
+        cancelled += _group(topic.name, where, masked, {}, 0.0)
     score = round(sum(m.points for m in matched), 4)
-    return score, matched, excluded
+    return score, matched, cancelled
+
+
+def verdict_of(topic: TopicConfig, score: float) -> Verdict:
+    if score >= topic.threshold:
+        return "relevant"
+    if score >= topic.review_at and score > 0:
+        return "possible"
+    return "not"
 
 
 def classify_fields(title: str, sapo: str, body: Sequence[str],
                     topics: Sequence[TopicConfig]) -> Relevance:
     """Relevance of a title, sapo and body paragraphs to any of ``topics``.
 
-    The score is the best topic's; ``matched`` and ``excluded`` hold every topic's matches.
+    The score is the best topic's; the verdict the strongest any topic gives; ``matched`` and
+    ``excluded`` hold every topic's matches.
     """
     best = 0.0
+    verdict: Verdict = "not"
     relevant_topics: list[str] = []
+    possible_topics: list[str] = []
     matched: list[Match] = []
     excluded: list[Match] = []
     for i, topic in enumerate(topics):
@@ -187,10 +419,17 @@ def classify_fields(title: str, sapo: str, body: Sequence[str],
         excluded += masked
         if i == 0 or score > best:
             best = score
-        if score >= topic.threshold:
+        topic_verdict = verdict_of(topic, score)
+        if topic_verdict == "relevant":
             relevant_topics.append(topic.name)
-    return Relevance(score=best, relevant=bool(relevant_topics), matched=tuple(matched),
-                     topics=tuple(relevant_topics), excluded=tuple(excluded))
+            verdict = "relevant"
+        elif topic_verdict == "possible":
+            possible_topics.append(topic.name)
+            if verdict == "not":
+                verdict = "possible"
+    return Relevance(score=best, relevant=verdict == "relevant", matched=tuple(matched),
+                     topics=tuple(relevant_topics), excluded=tuple(excluded), verdict=verdict,
+                     possible_topics=tuple(possible_topics))
 
 
 def classify(article: Article, topics: Sequence[TopicConfig]) -> Relevance:
@@ -198,8 +437,17 @@ def classify(article: Article, topics: Sequence[TopicConfig]) -> Relevance:
     return classify_fields(article.title, article.sapo, article.body, topics)
 
 
+def explain(match: Match) -> str:
+    """One line naming the phrase or rule, the words found, where and the points."""
+    what = f"near rule {match.phrase!r}" if match.kind == "near" else repr(match.phrase)
+    words = "; ".join(match.terms[:3])
+    found = f" [{words}]" if words and match.kind == "near" else ""
+    return f"{what}{found} in {match.where} x{match.count} = {match.points:g}"
+
+
 def highlight_spans(text: str, topics: Sequence[TopicConfig]) -> list[Span]:
-    """Where the topics' positive phrases occur in NFC ``text``: sorted, non-overlapping spans.
+    """Where the topics' positive phrases and near-rule words occur in NFC ``text``: sorted,
+    non-overlapping spans.
 
     Used to highlight displayed text (a title, a sapo, an excerpt) independently of where the
     article was scored, so an excerpt cut from the body is highlighted correctly.
@@ -207,8 +455,8 @@ def highlight_spans(text: str, topics: Sequence[TopicConfig]) -> list[Span]:
     spans: list[Span] = []
     for topic in topics:
         compiled = compile_topic(topic)
-        hits, _ = compiled.search(text)
-        spans += [(h.start, h.end) for h in hits if compiled.weight(h.phrase) > 0]
+        hits, _ = _find(compiled, text, "body")
+        spans += [s for h in hits if compiled.weights.get(h.name, 0.0) > 0 for s in h.spans]
     merged: list[Span] = []
     for start, end in sorted(spans):
         if merged and start < merged[-1][1]:

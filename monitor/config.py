@@ -220,23 +220,74 @@ class SourceConfig:
     max_pages: int = bounded(5, min=1, max=100)
 
 
+TextField = Literal["title", "sapo", "body"]
+
+
+@dataclass(frozen=True, slots=True)
+class NearRule:
+    """``[[topics.near]]``: a word of class ``action`` within ``within`` words of one of ``unit``.
+
+    Numbers, punctuation (but not a sentence end) and short function words ("các", "và",
+    "nhiều") between the two are not counted, so "sáp nhập 3 huyện và 12 xã" is at distance 0.
+    """
+
+    name: str
+    action: str  # a class name ([classes] or [topics.classes])
+    unit: str
+    weight: float = field(metadata={"bounds": Bounds(min=-100, max=100)})
+    within: int = bounded(3, min=0, max=20)
+    order: Literal["any", "action_first"] = "any"
+    fields: tuple[TextField, ...] = ("title", "sapo", "body")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRule:
+    """``[[topics.exclude_near]]``: one of ``words`` within ``within`` words of a hit cancels it.
+
+    ``cancels`` names the phrases and near rules it applies to; empty: every positive hit.
+    """
+
+    words: tuple[str, ...]
+    within: int = bounded(6, min=1, max=30)
+    cancels: tuple[str, ...] = ()
+    name: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicConfig:
     name: str
     # phrase -> weight; matched on the folding key, on word boundaries; negative: counter-evidence.
     phrases: FrozenMap[str, float] = field(
-        metadata={"bounds": Bounds(min=-100, max=100)})
+        default_factory=FrozenMap, metadata={"bounds": Bounds(min=-100, max=100)})
     label: str = ""
     exclude: tuple[str, ...] = ()
     threshold: float = bounded(3.0, above=0, max=1000)
+    # Scores from here up to `threshold` are "possible" (the digest's "Có thể liên quan");
+    # None: half of `threshold`.
+    review_threshold: float | None = bounded(None, above=0, max=1000)
     title_weight: float = bounded(3.0, min=0, max=100)
     sapo_weight: float = bounded(2.0, min=0, max=100)
     body_weight: float = bounded(1.0, min=0, max=100)
     accent_insensitive: bool = False
+    # Named word lists for `near` rules; at load the file's [classes] are merged in (the
+    # topic's own win), so a rule sees every class by name.
+    classes: FrozenMap[str, tuple[str, ...]] = field(default_factory=FrozenMap)
+    near: tuple[NearRule, ...] = ()
+    exclude_near: tuple[ContextRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.phrases, FrozenMap):
             object.__setattr__(self, "phrases", FrozenMap(self.phrases))
+        if not isinstance(self.classes, FrozenMap):
+            object.__setattr__(self, "classes", FrozenMap(
+                (k, tuple(v)) for k, v in self.classes.items()))
+
+    @property
+    def review_at(self) -> float:
+        """The score from which an article is at least "possible"."""
+        if self.review_threshold is None:
+            return self.threshold / 2
+        return self.review_threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +384,8 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     state: StateConfig = field(default_factory=StateConfig)
     sources: tuple[SourceConfig, ...] = ()
+    # Named word lists shared by the topics' `near` rules: name -> words or phrases.
+    classes: FrozenMap[str, tuple[str, ...]] = field(default_factory=FrozenMap)
     topics: tuple[TopicConfig, ...] = ()
     schedules: tuple[ScheduleConfig, ...] = (ScheduleConfig("daily", (time(7), time(17))),)
     subscribers: tuple[SubscriberConfig, ...] = ()
@@ -414,7 +467,9 @@ def loads(text: str, *, root: Path = Path("."), name: str = "config.toml") -> Co
     except RecursionError:
         raise ConfigError(f"{name}: not valid TOML: arrays or tables nested too deeply") from None
     config: Config = _build(Config, data, "", name)
-    config = replace(config, root=root)
+    topics = tuple(replace(t, classes=FrozenMap({**config.classes, **t.classes}))
+                   for t in config.topics)
+    config = replace(config, root=root, topics=topics)
     _check(config, name)
     return config
 
@@ -593,8 +648,7 @@ def _check(config: Config, name: str) -> None:
     _unique(config.schedules, "name", "[[schedules]]", fail)
     _unique(config.subscribers, "email", "[[subscribers]]", fail)
     for topic in config.topics:
-        if not topic.phrases:
-            fail(f"[[topics]] {topic.name} phrases", "expected at least one phrase")
+        _check_topic(topic, fail)
     topic_names = {t.name for t in config.topics}
     schedule_names = {s.name for s in config.schedules}
     for sub in config.subscribers:
@@ -645,6 +699,42 @@ def _check_serve(serve: ServeConfig, fail: Any) -> None:
                  f"the environment variable {serve.unsubscribe_secret_env} must hold a secret "
                  f"of at least {MIN_SECRET_CHARS} characters (it signs the unsubscribe links; "
                  "e.g. `export " + serve.unsubscribe_secret_env + "=$(openssl rand -hex 32)`)")
+
+
+def _check_topic(topic: TopicConfig, fail: Any) -> None:
+    where = f"[[topics]] {topic.name}"
+    if not topic.phrases and not topic.near:
+        fail(f"{where} phrases", "expected at least one phrase or [[topics.near]] rule")
+    if topic.review_threshold is not None and topic.review_threshold > topic.threshold:
+        fail(f"{where} review_threshold",
+             f"expected at most threshold ({topic.threshold:g}); remove it for the default, "
+             "half of threshold")
+    for cls, words in topic.classes.items():
+        if not any(w.strip() for w in words):
+            fail(f"{where} classes.{cls}", "expected at least one word")
+    names = set(topic.phrases)
+    for i, rule in enumerate(topic.near):
+        at = f"{where} near #{i + 1} ({rule.name})"
+        for key in ("action", "unit"):
+            cls = getattr(rule, key)
+            if cls not in topic.classes:
+                defined = ", ".join(sorted(topic.classes)) or "none"
+                fail(f"{at} {key}", f"no class named {cls!r}; define it under [classes] "
+                                    f"(defined: {defined})")
+        if rule.weight == 0:
+            fail(f"{at} weight", "expected a non-zero number (negative: counter-evidence)")
+        if not rule.fields:
+            fail(f"{at} fields", "expected at least one of 'title', 'sapo', 'body'")
+        if rule.name in names:
+            fail(f"{at} name", f"{rule.name!r} is already a phrase or rule name; pick another")
+        names.add(rule.name)
+    for i, ctx in enumerate(topic.exclude_near):
+        at = f"{where} exclude_near #{i + 1}"
+        if not any(w.strip() for w in ctx.words):
+            fail(f"{at} words", "expected at least one word or phrase")
+        for target in ctx.cancels:
+            if target not in names:
+                fail(f"{at} cancels", f"no phrase or near rule named {target!r} in this topic")
 
 
 def _unique(items: tuple[Any, ...], key: str, where: str, fail: Any) -> None:

@@ -72,6 +72,12 @@ class ArticleRef:
     lastmod: datetime | None = None
 
 
+Verdict = Literal["relevant", "possible", "not"]
+# What produced a match: a phrase, a near rule, or (in ``Relevance.excluded``) an exclusion
+# overlapping a hit or a context exclusion near it.
+MatchKind = Literal["phrase", "near", "exclude", "context"]
+
+
 @dataclass(frozen=True, slots=True)
 class Relevance:
     """Whether an article is about the topics, and why: the score is the sum of ``points``."""
@@ -81,8 +87,13 @@ class Relevance:
     matched: tuple[Match, ...] = field(default_factory=tuple)
     # Names of the topics whose threshold the article reached (empty when not relevant).
     topics: tuple[str, ...] = ()
-    # Exclusion phrases found; a topic phrase overlapping one of them does not count.
+    # Hits that did not count, each named by what cancelled it: an exclusion phrase overlapping
+    # it (kind "exclude") or a context word near it (kind "context").
     excluded: tuple[Match, ...] = ()
+    # "relevant" from a topic's threshold, "possible" from its review threshold, else "not".
+    verdict: Verdict = "not"
+    # Names of the topics for which the article is only "possible".
+    possible_topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +109,6 @@ class Match:
     points: float = 0.0
     # Offsets in the NFC text of the field (the body: paragraphs joined by a blank line).
     spans: tuple[tuple[int, int], ...] = ()
+    kind: MatchKind = "phrase"
+    # The words found, as written ("sáp nhập … xã" for a near rule), one per distinct text.
+    terms: tuple[str, ...] = ()
