@@ -254,6 +254,12 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             found = by_class.setdefault(role[6:], [])
             if not found or found[-1][0] != first:  # longest term of a class at one token
                 found.append((first, last, name))
+    if by_class:
+        # A class word inside a longer one is not a word of its own ("nhập" in "sáp nhập").
+        spans = {(a, b) for terms in by_class.values() for a, b, _ in terms}
+        for cls, terms in by_class.items():
+            by_class[cls] = [t for t in terms if not any(
+                a <= t[0] and t[1] <= b and b - a > t[1] - t[0] for a, b in spans)]
     if not phrases and not by_class:
         return [], []
     ends: list[int] = []
@@ -264,7 +270,11 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         return ends[first] - len(tokens[first]), ends[last]
 
     def overlaps(first: int, last: int) -> str | None:
-        return next((x[2] for x in excludes if first <= x[1] and x[0] <= last), None)
+        # An exclusion inside a longer term does not cancel it: "tổ chức chính trị - xã hội"
+        # is not "xã hội", as "sáp nhập ngân hàng" is not "sáp nhập".
+        return next((x[2] for x in excludes if first <= x[1] and x[0] <= last
+                     and not (first <= x[0] and x[1] <= last and last - first > x[1] - x[0])),
+                    None)
 
     hits: list[_Hit] = []
     cancelled: list[_Hit] = []
@@ -280,6 +290,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             hits.append(hit)
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
+    phrase_hits = list(hits)
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
@@ -288,11 +299,13 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         actions = [a for a in by_class[rule.action] if overlaps(a[0], a[1]) is None]
         units = [u for u in by_class[rule.unit] if overlaps(u[0], u[1]) is None]
         for action, unit in _near(rule, actions, units, keys):
+            first, last = min(action[0], unit[0]), max(action[1], unit[1])
+            if any(h.first <= first and last <= h.last for h in phrase_hits):
+                continue  # the phrase "tinh gọn bộ máy" already counts these words
             a, u = span(action[0], action[1]), span(unit[0], unit[1])
             ordered = sorted((a, u))
             words = ELLIPSIS.join(text[x:y] for x, y in ordered)
-            hits.append(_Hit(rule.name, "near", min(action[0], unit[0]),
-                             max(action[1], unit[1]), tuple(ordered), words))
+            hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), words))
     if contexts and hits:
         hits, more = _context(compiled, hits, contexts, text, span)
         cancelled += more
