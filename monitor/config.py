@@ -576,8 +576,9 @@ def _convert(tp: Any, value: Any, where: str, name: str, bounds: Bounds | None =
             raise bad
         item = typing.get_args(tp)[0]
         if is_dataclass(item):  # an array of tables: "[[subscribers]] #2", as people count
-            table = where.strip("[]")
-            return tuple(_convert(item, v, f"[[{table}]] #{i + 1}", name)
+            # (one nested in another keeps its path: "[[topics]] #1 near #2")
+            table = f"[[{where.strip('[]')}]]" if " " not in where else where
+            return tuple(_convert(item, v, f"{table} #{i + 1}", name)
                          for i, v in enumerate(value))
         return tuple(_convert(item, v, f"{where}[{i}]", name, bounds)
                      for i, v in enumerate(value))

@@ -128,9 +128,16 @@ def article_record(page: Page, article: Article, relevance: Relevance) -> dict[s
         "relevance": {
             "score": round(relevance.score, 3),
             "relevant": relevance.relevant,
+            "verdict": relevance.verdict,
             "matched": [
-                {"topic": m.topic, "phrase": m.phrase, "where": m.where, "count": m.count}
+                {"topic": m.topic, "phrase": m.phrase, "kind": m.kind, "where": m.where,
+                 "count": m.count, "points": m.points, "terms": list(m.terms)}
                 for m in relevance.matched
+            ],
+            "excluded": [
+                {"topic": m.topic, "by": m.phrase, "kind": m.kind, "where": m.where,
+                 "terms": list(m.terms)}
+                for m in relevance.excluded
             ],
         },
     }
@@ -178,9 +185,13 @@ def _human_article(record: dict[str, Any], out: TextIO) -> None:
     for item in record["removed"]:
         w(f"     - [{item['reason']}] {item['what']}\n")
     rel = record["relevance"]
-    matched = ", ".join(f"{m['phrase']} ({m['where']})" for m in rel["matched"]) or "nothing"
-    verdict = "relevant" if rel["relevant"] else "not relevant"
-    w(f"relevance  {verdict}, score {rel['score']}; matched: {matched}\n")
+    w(f"relevance  {rel['verdict']}, score {rel['score']}\n")
+    for m in rel["matched"]:
+        words = f" [{'; '.join(m['terms'][:3])}]" if m["kind"] == "near" else ""
+        what = f"near rule {m['phrase']!r}" if m["kind"] == "near" else repr(m["phrase"])
+        w(f"     + {what}{words} in {m['where']} x{m['count']} = {m['points']:g}\n")
+    for m in rel["excluded"]:
+        w(f"     - {'; '.join(m['terms'][:3])} in {m['where']}: cancelled by {m['by']!r}\n")
     for warning in record["warnings"]:
         w(f"warning    {warning}\n")
     w("\n")

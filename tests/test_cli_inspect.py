@@ -42,8 +42,22 @@ def test_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> N
     assert record["extractor"] == "profile"
     assert record["text"].startswith(record["sapo"])
     assert record["published_at"] == "2025-12-08T10:05:00+07:00"
-    assert set(record["relevance"]) >= {"score", "relevant", "matched"}
+    assert set(record["relevance"]) >= {"score", "relevant", "matched", "verdict"}
     assert all(set(r) == {"what", "reason"} for r in record["removed"])
+
+
+def test_json_gives_the_verdict_and_explains_each_near_rule_match(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    page = tmp_path / "a.html"
+    page.write_text("<html><head><title>x</title></head><body><article><h1>Quảng Ninh sáp nhập "
+                    "2 huyện và 37 xã</h1><p>Tỉnh công bố nghị quyết.</p></article></body></html>",
+                    encoding="utf-8")
+    code, out, _ = run(["inspect", "--json", str(page)], capsys)
+    relevance = json.loads(out)["relevance"]
+    assert code == 0 and relevance["verdict"] == "relevant" and relevance["relevant"]
+    near = [m for m in relevance["matched"] if m["kind"] == "near"]
+    assert near and near[0]["where"] == "title" and near[0]["terms"] == ["sáp nhập … huyện"]
 
 
 def test_many_targets_one_line_each_and_a_bad_one_gets_its_error(

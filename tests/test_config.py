@@ -183,7 +183,8 @@ def test_config_records_are_immutable_and_hashable() -> None:
 TABLES = {"SiteConfig": "[site]", "FetchConfig": "[fetch]", "StateConfig": "[state]",
           "SourceConfig": "[[sources]]", "TopicConfig": "[[topics]]", "MailConfig": "[mail]",
           "SmtpConfig": "[mail.smtp]", "DigestConfig": "[digest]", "ServeConfig": "[serve]",
-          "AlertsConfig": "[alerts]"}
+          "AlertsConfig": "[alerts]", "NearRule": "[[topics.near]]",
+          "ContextRule": "[[topics.exclude_near]]"}
 
 
 def _numeric_keys() -> list[tuple[str, str]]:
