@@ -192,7 +192,8 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
 
 
-def _gap(keys: Sequence[str], start: int, stop: int, limit: int) -> int | None:
+def _gap(keys: Sequence[str], free: Sequence[bool], start: int, stop: int,
+         limit: int) -> int | None:
     """Counted words in keys[start:stop], or None if a sentence ends there or it is too long."""
     if stop - start > limit + 8:
         return None
@@ -201,7 +202,7 @@ def _gap(keys: Sequence[str], start: int, stop: int, limit: int) -> int | None:
         key = keys[j]
         if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
             return None
-        if key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum():
+        if free[j] or key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum():
             continue
         counted += 1
         if counted > limit:
@@ -209,20 +210,31 @@ def _gap(keys: Sequence[str], start: int, stop: int, limit: int) -> int | None:
     return counted
 
 
+def _names(text: str, count: int) -> list[bool]:
+    """Which tokens start with a capital: words of a proper name ("Bộ Tài nguyên và Môi
+    trường", "tỉnh Kon Tum"), free between an action and its unit. Not in a text written in
+    capitals or title case, where every word would be."""
+    caps = [t[0].isupper() for t in _TOKEN.findall(text)]
+    if len(caps) != count or sum(caps) * 5 > count * 3:
+        return [False] * count
+    return caps
+
+
 def _between_digits(keys: Sequence[str], j: int) -> bool:
     return 0 < j < len(keys) - 1 and keys[j - 1].isdigit() and keys[j + 1].isdigit()
 
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
-          keys: Sequence[str]) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
+          keys: Sequence[str],
+          free: Sequence[bool]) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
     for action in actions:
         best: tuple[int, tuple[int, int, str]] | None = None
         for unit in units:
             if unit[0] > action[1]:
-                gap = _gap(keys, action[1] + 1, unit[0], rule.within)
+                gap = _gap(keys, free, action[1] + 1, unit[0], rule.within)
             elif rule.order == "any" and unit[1] < action[0]:
-                gap = _gap(keys, unit[1] + 1, action[0], rule.within)
+                gap = _gap(keys, free, unit[1] + 1, action[0], rule.within)
             else:
                 continue
             if gap is not None and (best is None or gap < best[0]):
@@ -291,6 +303,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     phrase_hits = list(hits)
+    free: list[bool] = []
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
@@ -298,7 +311,9 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             continue
         actions = [a for a in by_class[rule.action] if overlaps(a[0], a[1]) is None]
         units = [u for u in by_class[rule.unit] if overlaps(u[0], u[1]) is None]
-        for action, unit in _near(rule, actions, units, keys):
+        if not free:
+            free = _names(text, len(keys))
+        for action, unit in _near(rule, actions, units, keys, free):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if any(h.first <= first and last <= h.last for h in phrase_hits):
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
