@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import accumulate, compress, count
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress, count
 from typing import Literal
 
 from monitor.config import NearRule, TopicConfig
@@ -140,7 +140,7 @@ class CompiledTopic:
         if len(keys) == 1:
             self._single.setdefault(keys[0], []).append((role, name))
         else:
-            self._multi.setdefault(keys[:2], []).append((keys, role, name))
+            self._multi.setdefault((keys[0], keys[1]), []).append((keys, role, name))
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
         if self.insensitive:

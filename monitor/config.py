@@ -304,6 +304,9 @@ class SubscriberConfig:
     name: str = ""
     topics: tuple[str, ...] = ()
     schedule: str = "daily"
+    # The digest's "Có thể liên quan" section: articles scoring between a topic's
+    # review_threshold and its threshold.
+    possible: bool = True
     # Articles published or first seen before this are never sent (no backlog for a new
     # subscriber); None: from the first delivery that sees the subscriber.
     since: datetime | None = None

@@ -52,6 +52,7 @@ from monitor.mail import (
     message_id,
     transport_for,
 )
+from monitor.models import Verdict
 from monitor.store import db, ledger, unsubscribes, verdicts
 from monitor.unsubscribe import url_for
 
@@ -168,7 +169,9 @@ def selection(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *
     since = sub.since or (known.added_at if known else now)
     topics = [t.name for t in _topics(config, sub)]
     stored = verdicts.topic_fingerprints(conn)
-    return ledger.Selection(sub.email, tuple(topics), since, updates=config.digest.show_updates,
+    wanted: tuple[Verdict, ...] = ("relevant", "possible") if sub.possible else ("relevant",)
+    return ledger.Selection(sub.email, tuple(topics), since, verdicts=wanted,
+                            updates=config.digest.show_updates,
                             fingerprints=tuple(stored.get(t, "") for t in topics))
 
 

@@ -100,6 +100,8 @@ class DigestItem:
     excerpt: str
     relevance: Relevance
     changes: tuple[Change, ...] = ()
+    # In the "Có thể liên quan" section (a "new" item for the ledger).
+    possible: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +114,18 @@ class Digest:
     held_back: int = 0  # relevant items over [digest] max_items, left for the next digest
     # Past the size budget (``fit``): listed at the end by title and link only.
     more: tuple[DigestItem, ...] = ()
+    # "Có thể liên quan": new items whose verdict is only "possible" (delivered once, like the
+    # others: the ledger records them, so one that later becomes relevant is not new again).
+    possible: tuple[DigestItem, ...] = ()
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
         """Every item the message carries, in full or listed: what the ledger records."""
-        return self.new + self.updates + self.more
+        return self.new + self.updates + self.possible + self.more
 
     def count(self, kind: ItemKind) -> int:
-        return sum(1 for i in self.items if i.kind == kind)
+        """Main items of ``kind`` (the possible section is counted apart)."""
+        return sum(1 for i in self.items if i.kind == kind and not i.possible)
 
     @property
     def empty(self) -> bool:
@@ -203,17 +209,21 @@ def _body_change(before: Sequence[str], after: Sequence[str]) -> Change:
     return Change("body", first_old, first_new, summary)
 
 
-Due = tuple[ItemKind, Relevance, tuple[Change, ...]]
+Due = tuple[Literal["new", "update", "possible"], Relevance, tuple[Change, ...]]
 
 
 def due_kind(c: Candidate, topics: Sequence[TopicConfig], settings: DigestConfig,
-             since: datetime | None = None) -> Due | None:
-    """Whether ``c`` is due, as what, and why: the rule ``choose`` keeps items by."""
+             since: datetime | None = None, *, possible: bool = True) -> Due | None:
+    """Whether ``c`` is due, as what, and why: the rule ``choose`` keeps items by. A "possible"
+    item (its verdict only "possible", and the subscriber keeps that section) is new to the
+    ledger like any other."""
     if c.delivered_version is None:
         if since is not None and (c.when < since or c.first_seen < since):
             return None
         relevance = c.relevance or classify_fields(c.title, c.sapo, c.body, topics)
-        return ("new", relevance, ()) if c.due or relevance.relevant else None
+        if relevance.relevant:
+            return "new", relevance, ()
+        return ("possible", relevance, ()) if possible and relevance.verdict == "possible" else None
     if settings.show_updates and c.delivered and c.version > c.delivered_version:
         changes = material_changes(c.delivered, Snapshot(c.title, c.sapo, c.body))
         if changes:
@@ -228,26 +238,35 @@ def choose(subscriber: SubscriberConfig, topics: Sequence[TopicConfig],
     """The digest due to ``subscriber`` now, from what they have not received yet."""
     new: list[DigestItem] = []
     updates: list[DigestItem] = []
+    possible: list[DigestItem] = []
     for c in candidates:
-        found = due_kind(c, topics, settings, since)
+        found = due_kind(c, topics, settings, since, possible=subscriber.possible)
         if found is not None:
             kind, relevance, changes = found
-            (new if kind == "new" else updates).append(_item(c, kind, relevance, topics, changes))
-    new.sort(key=lambda i: (i.when, i.article_id), reverse=True)
-    updates.sort(key=lambda i: (i.when, i.article_id), reverse=True)
+            if kind == "possible":
+                possible.append(_item(c, "new", relevance, topics, possible=True))
+            else:
+                (new if kind == "new" else updates).append(
+                    _item(c, kind, relevance, topics, changes))
+    for found_items in (new, updates, possible):
+        found_items.sort(key=lambda i: (i.when, i.article_id), reverse=True)
     room = max(settings.max_items, 0)
     kept_new = new[:room]
     kept_updates = updates[: max(room - len(kept_new), 0)]
-    held = len(new) + len(updates) - len(kept_new) - len(kept_updates)
-    return Digest(subscriber, tuple(topics), now, tuple(kept_new), tuple(kept_updates), held)
+    kept_possible = possible[: max(room - len(kept_new) - len(kept_updates), 0)]
+    held = (len(new) + len(updates) + len(possible)
+            - len(kept_new) - len(kept_updates) - len(kept_possible))
+    return Digest(subscriber, tuple(topics), now, tuple(kept_new), tuple(kept_updates), held,
+                  possible=tuple(kept_possible))
 
 
 def _item(c: Candidate, kind: ItemKind, relevance: Relevance, topics: Sequence[TopicConfig],
-          changes: tuple[Change, ...] = ()) -> DigestItem:
+          changes: tuple[Change, ...] = (), *, possible: bool = False) -> DigestItem:
     return DigestItem(
         article_id=c.article_id, version=c.version, kind=kind, title=one_line(c.title),
         url=http_url(c.url), when=c.when, sapo=_strip_lead(c.sapo),
-        excerpt=excerpt(c.body, topics), relevance=relevance, changes=changes,
+        excerpt="" if possible else excerpt(c.body, topics), relevance=relevance,
+        changes=changes, possible=possible,
     )
 
 
@@ -323,10 +342,13 @@ def highlight(text: str, topics: Sequence[TopicConfig]) -> Parts:
 
 
 def _phrases(relevance: Relevance) -> tuple[str, ...]:
+    """The words that made an item relevant, strongest first: a phrase, or for a near rule the
+    words it found ("sáp nhập … xã"), which say more to a reader than the rule's name."""
     best: dict[str, float] = {}
     for m in relevance.matched:
         if m.points > 0:
-            best[m.phrase] = best.get(m.phrase, 0.0) + m.points
+            words = m.terms[0].lower() if m.kind == "near" and m.terms else m.phrase
+            best[words] = best.get(words, 0.0) + m.points
     return tuple(sorted(best, key=lambda p: (-best[p], p))[:MAX_PHRASES])
 
 
@@ -372,12 +394,15 @@ def topic_label(topics: Sequence[TopicConfig]) -> str:
 
 def subject(digest: Digest, prefix: str) -> str:
     n_new, n_upd = digest.count("new"), digest.count("update")
+    n_possible = sum(1 for i in digest.items if i.possible)
     if n_new and n_upd:
         count = f"{n_new} bài mới, {n_upd} bài cập nhật"
     elif n_upd:
         count = f"{n_upd} bài cập nhật"
     elif n_new:
         count = f"{n_new} bài mới"
+    elif n_possible:
+        count = f"{n_possible} bài có thể liên quan"
     else:
         count = "Không có bài mới"
     day = digest.created_at.astimezone(VN_TZ).strftime("%d/%m/%Y")
@@ -427,6 +452,7 @@ def render(digest: Digest, config: Config, *, unsubscribe: str | None = None) ->
         "updates": [_view(i, topics) for i in digest.updates],
         "more": [{"title": i.title, "url": i.url, "kind": i.kind} for i in digest.more],
         "phrase_separator": PHRASE_SEPARATOR,
+        "possible": [_view(i, topics) for i in digest.possible],
     }
     html = jinja.render(config.templates_dir, "digest.html.j2", context)
     text = jinja.render(config.templates_dir, "digest.txt.j2", context)
@@ -446,12 +472,13 @@ def fit(digest: Digest, size: Callable[[Digest], int], limit: int) -> Digest:
     """
     if size(digest) <= limit:
         return digest
-    ordered = digest.new + digest.updates
+    ordered = digest.new + digest.updates + digest.possible
 
     def split(full: int, listed: int) -> Digest:
         keep = ordered[:full]
-        return replace(digest, new=tuple(i for i in keep if i.kind == "new"),
+        return replace(digest, new=tuple(i for i in keep if i.kind == "new" and not i.possible),
                        updates=tuple(i for i in keep if i.kind == "update"),
+                       possible=tuple(i for i in keep if i.possible),
                        more=ordered[full:full + listed],
                        held_back=digest.held_back + len(ordered) - full - listed)
 

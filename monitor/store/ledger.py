@@ -33,10 +33,10 @@ from datetime import datetime
 from typing import Literal
 
 from monitor.digest import Candidate, Snapshot
+from monitor.models import Verdict
 from monitor.store import verdicts
 from monitor.store.articles import from_iso, iso
 from monitor.store.db import transaction
-from monitor.store.verdicts import Verdict
 
 ItemKey = tuple[int, Literal["new", "update"], int]  # article id, kind, version
 

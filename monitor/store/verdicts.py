@@ -25,20 +25,20 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal, TextIO
+from typing import TextIO
 
-from monitor.classify import score_topic
+from monitor.classify import score_topic, verdict_of
 from monitor.config import TopicConfig
-from monitor.models import Match, Relevance
+from monitor.models import Match, Relevance, Verdict
 from monitor.store.articles import iso
 from monitor.store.db import transaction
 
 log = logging.getLogger(__name__)
 
-Verdict = Literal["relevant", "possible", "not"]
 VERDICTS: tuple[Verdict, ...] = ("relevant", "possible", "not")
 # Part of every fingerprint: raising it re-classifies the archive once after a scoring change.
-CLASSIFIER_VERSION = 1
+# 2: near rules, context exclusions and the "possible" verdict (issue 12).
+CLASSIFIER_VERSION = 2
 BATCH = 500
 
 Progress = Callable[[int, int], None]
@@ -68,7 +68,7 @@ def judge(title: str, sapo: str, body: Sequence[str],
     found = []
     for topic in topics:
         score, matched, _ = score_topic(topic, title, sapo, body)
-        verdict: Verdict = "relevant" if score >= topic.threshold else "not"
+        verdict = verdict_of(topic, score)
         found.append(TopicVerdict(topic.name, round(score, 4), verdict, tuple(matched)))
     return found
 
@@ -77,19 +77,25 @@ def relevance(verdicts: Sequence[TopicVerdict]) -> Relevance:
     """The combined relevance of some topics' verdicts, as ``classify_fields`` reports it."""
     best = max((v.score for v in verdicts), default=0.0)
     relevant = tuple(v.topic for v in verdicts if v.verdict == "relevant")
+    possible = tuple(v.topic for v in verdicts if v.verdict == "possible")
+    verdict: Verdict = "relevant" if relevant else "possible" if possible else "not"
     return Relevance(score=best, relevant=bool(relevant),
-                     matched=tuple(m for v in verdicts for m in v.matched), topics=relevant)
+                     matched=tuple(m for v in verdicts for m in v.matched), topics=relevant,
+                     verdict=verdict, possible_topics=possible)
 
 
 def _matched_json(matched: Sequence[Match]) -> str:
-    return json.dumps([[m.phrase, m.where, m.count, m.weight, m.points] for m in matched],
-                      ensure_ascii=False)
+    return json.dumps([[m.phrase, m.where, m.count, m.weight, m.points, m.kind, list(m.terms)]
+                       for m in matched], ensure_ascii=False)
 
 
 def decode(topic: str, score: float, verdict: str, matched: str) -> TopicVerdict:
     rows = json.loads(matched)
+    # Rows written before near rules have five fields: phrase matches without their words.
     return TopicVerdict(topic, score, verdict,  # type: ignore[arg-type]
-                        tuple(Match(topic, p, w, c, wt, pts) for p, w, c, wt, pts in rows))
+                        tuple(Match(topic, r[0], r[1], r[2], r[3], r[4],
+                                    kind=r[5] if len(r) > 5 else "phrase",
+                                    terms=tuple(r[6]) if len(r) > 6 else ()) for r in rows))
 
 
 def _write(conn: sqlite3.Connection, version_id: int, verdicts: Iterable[TopicVerdict]) -> None:
