@@ -52,7 +52,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SPACED_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])")
 # Words that may stand between an action and its unit without counting as distance.
 FUNCTION_WORDS = frozenset(fold(w) for w in """
-    và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn bộ
+    và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn
     đã sẽ được bị đang vừa mới thêm tiếp tục thành vào này đó hai ba bốn năm sáu bảy tám chín
     mười trăm nghìn ngàn triệu tỉnh thành phố
 """.split()) - {fold("tỉnh"), fold("thành"), fold("phố")}

@@ -79,6 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
                        "built-in ones into [digest] templates_dir to edit")
     p.add_argument("action", choices=("export",))
     p.add_argument("--force", action="store_true", help="overwrite templates already there")
+
+    p = sub.add_parser("label", help="record whether a stored article is relevant (for "
+                       "`monitor topics test`)")
+    p.add_argument("url", metavar="URL", help="the article's address")
+    p.add_argument("label", choices=("relevant", "not"))
+    p.add_argument("--note", default="", help="why (shown beside an error)")
+    p = sub.add_parser("topics", help="test the configured topics on labelled articles")
+    tsub = p.add_subparsers(dest="topics_command", metavar="ACTION", parser_class=_Parser,
+                            required=True)
+    t = tsub.add_parser("test", help="precision, recall, the possible section and every error")
+    t.add_argument("files", nargs="*", metavar="FILE.jsonl",
+                   help="labelled items, one JSON object a line (the format of "
+                   "tests/fixtures/relevance/)")
+    t.add_argument("--min-precision", type=float, metavar="P",
+                   help="exit 1 when the precision of all items together is below P (0-1)")
+    t.add_argument("--min-recall", type=float, metavar="R",
+                   help="exit 1 when the recall of all items together is below R (0-1)")
+    t.add_argument("--no-state", action="store_true",
+                   help="leave out the labels recorded in the state")
     return parser
 
 
@@ -162,11 +181,23 @@ def _templates(args: argparse.Namespace, config: Callable[[], Config], out: Text
     return export_command(config(), force=args.force, out=out)
 
 
+def _label(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.commands.label import label_command
+
+    return label_command(config(), args.url, args.label, note=args.note, out=out)
+
+
+def _topics(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.commands.topics import test_command
+
+    return test_command(config(), args.files, min_precision=args.min_precision,
+                        min_recall=args.min_recall, use_state=not args.no_state, out=out)
+
+
 HANDLERS: dict[str, Handler] = {
     "inspect": _inspect, "collect": _collect, "deliver": _deliver, "run": _run,
     "preview": _preview, "status": _status, "check": _check, "serve": _serve, "demo": _demo,
-    "resubscribe": _resubscribe,
-    "templates": _templates,
+    "resubscribe": _resubscribe, "templates": _templates, "label": _label, "topics": _topics,
 }
 
 

@@ -299,6 +299,19 @@ CREATE TABLE unsubscribes (
 );
 """
 
+# --- migration 7: operators' relevance labels (``monitor/store/labels.py``). Keyed by the
+# article's identity (its numeric id or slug), not by a row id, so a label outlives the article
+# row, a re-fetch and any later migration; ``monitor topics test`` scores the topics on them.
+_M7_LABELS = """
+CREATE TABLE labels (
+    ident       TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
+    label       TEXT NOT NULL CHECK (label IN ('relevant', 'not')),
+    note        TEXT NOT NULL DEFAULT '',
+    labelled_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [
     _M1_COLLECT,
     _M2_LEDGER,
@@ -306,6 +319,7 @@ MIGRATIONS: list[str] = [
     _M4_VERDICTS,
     _M5_ALERTS,
     _M6_UNSUBSCRIBES,
+    _M7_LABELS,
 ]
 
 
