@@ -50,6 +50,7 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
+_REGION_SHARE = 0.6  # below this share of its main region's prose, a part is only a section
 _LEGAL_VOTE = 0.1  # what a legal or disclosure paragraph's vote is worth
 # Legal text outvotes an article with its commas: a paragraph with fewer is not worth checking.
 _LEGAL_COMMAS = 3
@@ -464,8 +465,28 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     work.second_score = final[order[1]] if len(order) > 1 else 0.0
     peers = [nodes[k] for k in order[1:] if final[k] >= 0.5 * work.top_score]
     if peers and (common := _common_ancestor(top, peers)) is not None:
-        return common
-    return _merge_siblings(top, scores, work)
+        return _main_region(common, work)
+    return _main_region(_merge_siblings(top, scores, work), work)
+
+
+_REGION_TAGS = frozenset(("main", "article"))
+
+
+def _main_region(chosen: LexborNode, work: Work) -> LexborNode:
+    """The page's declared main region (``<main>``, ``<article>``, ``role=main``) around the
+    chosen part, when the chosen part holds only part of the region's prose: an article laid
+    out in many sections (a page builder's) is read whole, not one section of it."""
+    prose = work.prose
+    own = prose.get(chosen.mem_id, 0.0)
+    up = chosen.parent
+    while up is not None and up.tag not in ("body", "html"):
+        if up.tag in _REGION_TAGS or up.attributes.get("role") == "main":
+            region = prose.get(up.mem_id, 0.0)
+            if own < _REGION_SHARE * region and region >= _WRAPPER_SHARE * work.page_prose:
+                return up
+            return chosen
+        up = up.parent
+    return chosen
 
 
 _CLIMB = 8
