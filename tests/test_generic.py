@@ -201,6 +201,20 @@ def test_an_article_split_over_sibling_parts_of_a_box_named_class_is_read_whole(
     assert _body_f1(article) == 1.0
 
 
+def test_an_article_laid_out_in_a_page_builders_sections_is_read_whole() -> None:
+    more = [t.replace("thành phố", "thủ đô") for t in _ARTICLE]
+
+    def section(texts: list[str]) -> str:
+        return (f"<div class='container-section'><div class='row'><div class='col-md-12'>"
+                f"<div class='wysiwyg'>{_paras(texts)}</div></div></div></div>")
+
+    html = _page(f"<main><h1>Sắp xếp</h1>{section(_ARTICLE)}<div class='cta'><a href='/dk'>"
+                 f"Đăng ký nhận tin</a></div>{''.join(section([t]) for t in more)}</main>",
+                 f"<div class='related'><ul>{_TEASERS}</ul></div>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert _body_f1(article, _ARTICLE + more) == 1.0
+
+
 def test_a_generated_class_token_spells_no_box_word() -> None:
     # "w-node-b5343ad4" once read as the words w, node, b, ad, d: an ad slot.
     html = _page(f"<div id='w-node-b5343ad4-d1b4' class='blog__right'>{_paras()}</div>",
