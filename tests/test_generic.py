@@ -277,6 +277,19 @@ def test_a_hidden_microdata_copy_of_the_body_is_never_read(hiding: str) -> None:
     assert "Bản cũ" not in article.text
 
 
+def test_a_collapsed_accordion_panel_is_the_articles_text_a_hidden_popup_is_not() -> None:
+    panels = "".join(
+        f"<h3><button aria-controls='p{i}'>Bước {i + 1}</button></h3>"
+        f"<div id='p{i}' role='region' style='display:none'><p>{t}</p></div>"
+        for i, t in enumerate(_ARTICLE[2:]))
+    popup = ("<div class='popup-content' style='display:none'><p>Đăng ký nhận bản tin để không "
+             "bỏ lỡ tin tức mới nhất, ưu đãi, và sự kiện hấp dẫn mỗi tuần.</p></div>")
+    html = _page(f"<article><h1>Sắp xếp</h1>{_paras(_ARTICLE[:2])}{panels}{popup}</article>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert [b for b in article.body if not b.startswith("Bước")] == _ARTICLE
+    assert "Đăng ký nhận bản tin" not in article.text
+
+
 def test_a_trailing_related_heading_drops_its_box_not_the_article() -> None:
     html = _page(f"<div class='wrap'><div class='entry'>{_paras()}<h3>Bài viết liên quan</h3>"
                  f"</div><ul class='links'>{_TEASERS}</ul></div>")

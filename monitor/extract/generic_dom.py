@@ -50,6 +50,7 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
+_PANEL_ROLES = frozenset(("region", "tabpanel"))
 _REGION_SHARE = 0.6  # below this share of its main region's prose, a part is only a section
 _LEGAL_VOTE = 0.1  # what a legal or disclosure paragraph's vote is worth
 # Legal text outvotes an article with its commas: a paragraph with fewer is not worth checking.
@@ -147,8 +148,10 @@ def prune(body: LexborNode, work: Work, parts: PageParts) -> None:
         role = (node.attributes.get("role") or "").lower()
         if role in SEMANTIC_ROLES:
             _drop_small(node, f"role '{role}'", work)
-        else:
+        elif role not in _PANEL_ROLES:
             work.drop(node, "hidden")
+        # A collapsed panel of an accordion or tabs (role=region, tabpanel) is the article's
+        # text that a reader opens with a click: it stays.
 
 
 def _drop_small(node: LexborNode, reason: str, work: Work) -> None:
