@@ -290,6 +290,17 @@ def test_a_collapsed_accordion_panel_is_the_articles_text_a_hidden_popup_is_not(
     assert "Đăng ký nhận bản tin" not in article.text
 
 
+def test_a_paragraph_inside_an_in_content_ad_slot_is_kept() -> None:
+    slot = (f"<div class='ad-container incontent'><div id='div-gpt-ad-1'><script>ads()</script>"
+            f"</div><p>{_ARTICLE[1]}</p></div>")
+    banner = "<div class='ads'><a href='https://ads.example/x'>Quảng cáo: vay nhanh</a></div>"
+    html = _page(f"<article><h1>Sắp xếp</h1><p>{_ARTICLE[0]}</p>{slot}{banner}"
+                 f"{_paras(_ARTICLE[2:])}</article>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert list(article.body) == _ARTICLE
+    assert "vay nhanh" not in article.text
+
+
 def test_a_trailing_related_heading_drops_its_box_not_the_article() -> None:
     html = _page(f"<div class='wrap'><div class='entry'>{_paras()}<h3>Bài viết liên quan</h3>"
                  f"</div><ul class='links'>{_TEASERS}</ul></div>")

@@ -23,6 +23,7 @@ from functools import lru_cache
 from selectolax.lexbor import LexborNode
 
 from monitor.extract.generic_rules import (
+    AD_WORDS,
     LEAD_WORDS,
     WEAK_WORDS,
     attribute_verdict,
@@ -50,6 +51,7 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
+_AD_LINKS = 0.1  # the most link text an ad slot holding the article's paragraphs has
 _PANEL_ROLES = frozenset(("region", "tabpanel"))
 _REGION_SHARE = 0.6  # below this share of its main region's prose, a part is only a section
 _LEGAL_VOTE = 0.1  # what a legal or disclosure paragraph's vote is worth
@@ -237,6 +239,10 @@ def prune_boxes(root: LexborNode, work: Work) -> None:
         if word.startswith("comment") or word == "disqus":
             work.drop(node, f"class '{word}'")
         elif _holds_article(node, work, root):
+            continue
+        elif word in AD_WORDS and _has_prose(node) and link_len(node) < _AD_LINKS * text_len(node):
+            # An ad slot's own content (a script, an iframe) is gone already: the paragraphs
+            # it wraps are the article's, put there by the page's ad insertion.
             continue
         elif word not in WEAK_WORDS or not _has_prose(node):
             work.drop(node, f"class '{word}'")

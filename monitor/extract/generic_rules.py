@@ -39,6 +39,8 @@ WEAK_WORDS = frozenset(
     overlay lightbox tooltip reaction reactions
     """.split()
 )
+# Words of an ad slot: what it holds besides its script is the article's text, when it is prose.
+AD_WORDS = frozenset("ad ads advert advertisement advertising adsbygoogle dfp".split())
 # Fragments that mark boilerplate wherever they sit inside a class or id value: English words
 # long enough not to occur by chance, and Vietnamese ones written without accents ("tin-lien-quan",
 # "binhluan", "quang_cao").
