@@ -22,7 +22,6 @@ read the stored verdicts and never re-classify the archive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -42,7 +41,6 @@ from monitor.errors import (
     MonitorError,
     NotAnArticle,
     RefusedError,
-    StoreError,
 )
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher, Response, Validators
@@ -204,9 +202,7 @@ async def collect(
         run_store.finish_run(conn, run_id, now=ended, outcome=outcome, counts=counts,
                              errors=errors)
     except sqlite3.Error as exc:
-        raise StoreError(f"the state database failed during the run: {exc}",
-                         hint="check free disk space and the [state] dir permissions; "
-                         "the next run resumes the work") from exc
+        raise db.store_error(exc, db.db_path(config.state_dir), doing="during the run") from exc
     changes = tuple(r.recorded for r in results
                     if r.recorded is not None and r.recorded.kind != "unchanged")
     titles = {r.job.ident: r.article.title for r in results if r.article is not None}
@@ -400,27 +396,15 @@ def _outcome(counts: RunCounts, discoveries: Sequence[Discovery]) -> str:
 
 
 def run_collect(config: Config, *, dry_run: bool = False, baseline: bool = False,
-                lock: bool = True, transport: httpx.AsyncBaseTransport | None = None,
+                transport: httpx.AsyncBaseTransport | None = None,
                 resolver: Resolver | None = None) -> CollectReport:
-    """A whole collect as a caller outside asyncio sees it: lock, open, run, close.
+    """A whole collect as a caller outside asyncio sees it: open the state, run, close.
 
-    ``lock=False`` is for a caller that already holds ``db.state_lock`` (``monitor run``):
-    the lock is per open file, so taking it twice in one process would wait for itself.
     A dry run works inside a transaction that is rolled back (``db.dry_state``).
     """
-    path = db.db_path(config.state_dir)
-    if dry_run:
-        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
-            return asyncio.run(collect(config, conn, baseline=baseline, dry_run=True,
-                                       transport=transport, resolver=resolver))
-    with contextlib.ExitStack() as stack:
-        if lock:
-            stack.enter_context(db.state_lock(config.state_dir,
-                                              config.state.lock_timeout_seconds))
-        conn = db.connect(path)
-        stack.callback(conn.close)
-        return asyncio.run(collect(config, conn, baseline=baseline, transport=transport,
-                                   resolver=resolver))
+    with db.open_state(config, write=True, dry_run=dry_run) as conn:
+        return asyncio.run(collect(config, conn, baseline=baseline, dry_run=dry_run,
+                                   transport=transport, resolver=resolver))
 
 
 def collect_command(config: Config, *, dry_run: bool, baseline: bool, out: TextIO) -> int:

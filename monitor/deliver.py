@@ -366,18 +366,12 @@ def deliver(conn: sqlite3.Connection, config: Config, transport: Transport, *,
 def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None = None,
                 now: datetime | None = None, transport: Transport | None = None) -> DeliverReport:
     """A whole delivery as a command runs it: lock (unless dry), open, deliver, close."""
-    path = db.db_path(config.state_dir)
     real = transport or transport_for(config)
-    if dry_run:
-        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
+    with db.open_state(config, write=True, dry_run=dry_run) as conn:
+        if dry_run:
             return deliver(conn, config, DryTransport(real.name), now=now, schedule=schedule,
                            dry_run=True)
-    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
-        conn = db.connect(path)
-        try:
-            return deliver(conn, config, real, now=now, schedule=schedule)
-        finally:
-            conn.close()
+        return deliver(conn, config, real, now=now, schedule=schedule)
 
 
 def pending_counts(conn: sqlite3.Connection, config: Config, *,
@@ -464,19 +458,11 @@ def refresh_if_stale(config: Config, *, now: datetime) -> None:
     path = db.db_path(config.state_dir)
     if not path.exists():
         return
-    conn = db.connect_readonly(path)
-    try:
+    with db.open_state(config, write=False) as conn:
         if not verdicts.stale(conn, config.topics):
             return
-    finally:
-        conn.close()
-    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
-        conn = db.connect(path)
-        try:
-            verdicts.refresh(conn, config.topics, now=now,
-                             progress=verdicts.terminal_progress())
-        finally:
-            conn.close()
+    with db.open_state(config, write=True) as conn:
+        verdicts.refresh(conn, config.topics, now=now, progress=verdicts.terminal_progress())
 
 
 def preview_command(config: Config, *, subscriber: str | None, output: str | None, text: bool,
@@ -485,11 +471,8 @@ def preview_command(config: Config, *, subscriber: str | None, output: str | Non
     sub = _subscriber(config, subscriber)
     now = now or datetime.now(UTC)
     refresh_if_stale(config, now=now)
-    conn = db.connect_readonly(db.db_path(config.state_dir))
-    try:
+    with db.open_state(config, write=False) as conn:
         digest = build_digest(conn, config, sub, now=now, include_reserved=True)
-    finally:
-        conn.close()
     digest = fitted(config, digest, now)
     rendered = _build(config, digest, now)[0]
     body = rendered.text if text else inline_css(rendered.html)

@@ -17,7 +17,9 @@ stops a run::
     │   │   ├── TooLarge              body over max_bytes
     │   │   └── BadContentType        not HTML / XML as expected
     │   └── BlockedError              the site answered with a block or challenge page
-    ├── StoreError                    the SQLite state could not be read or written
+    ├── StoreError                    the SQLite state could not be read or written; ``reason``
+    │   │                             says why: locked, read-only, disk-full, corrupted, missing,
+    │   │                             newer, other (each with its own hint)
     │   └── LockTimeout               another run holds the state directory
     ├── TemplateError                 a template (an operator's, in templates/) failed to render
     └── MailError                     a digest could not be sent
@@ -91,7 +93,10 @@ class BlockedError(FetchError):
 
 
 class StoreError(MonitorError):
-    pass
+    def __init__(self, message: str, *, hint: str | None = None, reason: str = "other") -> None:
+        super().__init__(message, hint=hint)
+        # locked | read-only | disk-full | corrupted | missing | newer | other
+        self.reason = reason
 
 
 class LockTimeout(StoreError):

@@ -21,7 +21,7 @@ import httpx
 from monitor.collect import CollectReport, collect, render_summary
 from monitor.config import Config
 from monitor.deliver import DeliverReport, DryTransport, deliver, render_report
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreError
 from monitor.fetch_policy import Resolver
 from monitor.mail import Transport, transport_for
 from monitor.store import db
@@ -49,6 +49,8 @@ def _collect(config: Config, conn: sqlite3.Connection, *, dry_run: bool, now: da
     try:
         return asyncio.run(collect(config, conn, dry_run=dry_run, now=now, transport=http,
                                    resolver=resolver)), ""
+    except StoreError:
+        raise  # the state itself failed: delivering from it would fail the same way
     except MonitorError as exc:
         log.error("collect failed: %s", exc)
         return None, str(exc)
@@ -58,22 +60,12 @@ def run_once(config: Config, *, dry_run: bool = False, now: datetime | None = No
              mail: Transport | None = None, http: httpx.AsyncBaseTransport | None = None,
              resolver: Resolver | None = None) -> RunReport:
     now = now or datetime.now(UTC)
-    path = db.db_path(config.state_dir)
     real = mail or transport_for(config)
-    if dry_run:
-        with db.dry_state(config.state_dir, config.state.lock_timeout_seconds) as conn:
-            collected, error = _collect(config, conn, dry_run=True, now=now, http=http,
-                                        resolver=resolver)
-            delivered = deliver(conn, config, DryTransport(real.name), now=now, dry_run=True)
-        return RunReport(collected, error, delivered)
-    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
-        conn = db.connect(path)
-        try:
-            collected, error = _collect(config, conn, dry_run=False, now=now, http=http,
-                                        resolver=resolver)
-            delivered = deliver(conn, config, real, now=now)
-        finally:
-            conn.close()
+    with db.open_state(config, write=True, dry_run=dry_run) as conn:
+        collected, error = _collect(config, conn, dry_run=dry_run, now=now, http=http,
+                                    resolver=resolver)
+        transport = DryTransport(real.name) if dry_run else real
+        delivered = deliver(conn, config, transport, now=now, dry_run=dry_run)
     return RunReport(collected, error, delivered)
 
 

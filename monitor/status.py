@@ -147,14 +147,11 @@ def gather(config: Config, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     path = db.db_path(config.state_dir)
     data: dict[str, Any] = {"state_db": str(path), "exists": path.exists()}
-    conn = db.connect_readonly(path)
-    try:
+    with db.open_state(config, write=False) as conn:
         # One read transaction: every section sees the same state while a run writes.
         conn.execute("BEGIN")
         for key, read in SECTIONS.items():
             data[key] = read(conn, config, now)
-    finally:
-        conn.close()
     return data
 
 

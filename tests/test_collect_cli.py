@@ -171,15 +171,6 @@ def test_a_collect_killed_midway_leaves_a_sound_database_and_the_next_run_finish
     assert outcomes == ["aborted", "ok"]
 
 
-def test_a_caller_holding_the_lock_collects_without_waiting_for_itself(
-        tmp_path: Path, server: SiteServer) -> None:
-    from monitor.collect import run_collect
-
-    config = make_config(tmp_path, server.base, state={"lock_timeout_seconds": 0.2})
-    with db.state_lock(config.state_dir, 1.0):
-        assert run_collect(config, lock=False).counts.new == 40
-
-
 def test_status_lists_what_is_waiting_to_be_fetched(tmp_path: Path, server: SiteServer,
                                                     site: FixtureSite) -> None:
     from support.sitesrv import Fault

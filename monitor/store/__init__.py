@@ -8,9 +8,9 @@
   re-classifies the archive when a topic's definition changes;
 - ``ledger``: deliveries, and the due items of a subscriber, chosen through indexes.
 
-Each module takes a ``sqlite3.Connection`` from ``db.connect`` (``db.connect_readonly`` for a
-reader; a dry run works inside ``db.rolled_back``) and never opens one itself, so a caller
-decides what is one transaction.
+Commands open the state with ``db.open_state(config, write=...)`` and nothing else; each module
+takes the ``sqlite3.Connection`` it yields and never opens one itself, so a caller decides what is
+one transaction.
 """
 
 from monitor.store.db import (
@@ -21,7 +21,9 @@ from monitor.store.db import (
     db_path,
     migrate,
     rolled_back,
+    open_state,
     state_lock,
+    store_error,
     transaction,
 )
 
@@ -33,6 +35,8 @@ __all__ = [
     "db_path",
     "migrate",
     "rolled_back",
+    "open_state",
     "state_lock",
+    "store_error",
     "transaction",
 ]

@@ -15,6 +15,7 @@ Rules for ``MIGRATIONS`` (several modules own tables in this file):
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -22,8 +23,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import LockTimeout, StoreError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +332,75 @@ def db_path(state_dir: Path) -> Path:
     return state_dir / DB_NAME
 
 
+# --- one way into the state -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def open_state(config: Config, *, write: bool,
+               dry_run: bool = False) -> Iterator[sqlite3.Connection]:
+    """The state of ``config`` for one command: the only way commands open it.
+
+    ``write=True``: the state directory's lock, an integrity check of an existing file (a damaged
+    database is never written to), the schema brought up to date; with ``dry_run`` everything
+    written is rolled back at the end (``dry_state``). ``write=False``: the live file read-only
+    (``connect_readonly``), for status and previews. Either way the connection is closed on
+    leaving, and any ``sqlite3.Error`` raised inside becomes a ``StoreError`` whose hint fits.
+    """
+    state_dir = config.state_dir
+    path = db_path(state_dir)
+    with contextlib.ExitStack() as stack:
+        if write and dry_run:
+            conn = stack.enter_context(dry_state(state_dir, config.state.lock_timeout_seconds))
+        elif write:
+            stack.enter_context(state_lock(state_dir, config.state.lock_timeout_seconds))
+            conn = connect(path)
+            stack.callback(conn.close)
+        else:
+            conn = connect_readonly(path)
+            stack.callback(conn.close)
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise store_error(exc, path, doing="during the run") from exc
+
+
+def check_integrity(path: Path) -> None:
+    """``PRAGMA quick_check`` through a read-only connection; StoreError unless the file is ok.
+
+    Read-only on purpose: a connection that can write may replay or checkpoint a journal into a
+    damaged file on close.
+    """
+    try:
+        conn = _connect_ro(path)
+        try:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise store_error(exc, path, doing="while checking it") from exc
+    if rows != ["ok"]:
+        raise store_error(sqlite3.DatabaseError("; ".join(rows)[:200]), path,
+                          doing="quick_check", corrupted=True)
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection; in a read-only folder, where SQLite cannot create the WAL index,
+    the file is read as immutable (nothing can be writing it there)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        _configure(conn)
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    _configure(conn)
+    return conn
+
+
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -334,20 +408,28 @@ def _configure(conn: sqlite3.Connection) -> None:
 
 
 def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
-    """Open (creating if asked) the state database and bring its schema up to date."""
+    """Open (creating if asked) the state database and bring its schema up to date.
+
+    An existing file is checked first (``check_integrity``) and refused, unwritten, if damaged.
+    """
     target = str(path)
+    if target != ":memory:":
+        file = Path(target)
+        if file.exists():
+            check_integrity(file)
+        elif not create:
+            raise StoreError(f"no state database at {target}", reason="missing",
+                             hint="run `monitor collect --baseline` first")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise store_error(exc, file, doing="creating its folder") from exc
     try:
-        if target != ":memory:":
-            if not create and not Path(target).exists():
-                raise StoreError(f"no state database at {target}",
-                                 hint="run `monitor collect` first")
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are explicit (see ``transaction``), so a crash between
         # statements never leaves half a unit of work.
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the state database {target}: {exc}",
-                         hint="check the [state] dir permissions and free disk space") from exc
+        raise store_error(exc, Path(target), doing="opening it") from exc
     try:
         _configure(conn)
         # Only takes effect on a new, empty file, and must precede WAL there: lets snapshot
@@ -359,8 +441,7 @@ def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
         migrate(conn)
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(f"cannot open the state database {target}: {exc}",
-                         hint="check the [state] dir permissions and free disk space") from exc
+        raise store_error(exc, Path(target), doing="opening it") from exc
     except StoreError:
         conn.close()
         raise
@@ -373,18 +454,17 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     No copy is made: WAL lets it read while a run writes. An empty in-memory database stands in
     when there is no file yet, so a reader never creates the state directory. A file of an older
     schema is first brought forward by ``connect`` (the one write a reader may cause, which any
-    run would make), since the queries of this version need its tables.
+    run would make), since the queries of this version need its tables. A damaged file is
+    refused, as ``connect`` refuses it.
     """
     if not path.exists():
         return connect(":memory:")
-    target = f"file:{path}?mode=ro"
+    check_integrity(path)
     try:
-        conn = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
-        _configure(conn)
+        conn = _connect_ro(path)
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the state database {path}: {exc}",
-                         hint="check the [state] dir permissions") from exc
+        raise store_error(exc, path, doing="reading it") from exc
     if version < len(MIGRATIONS):
         conn.close()
         connect(path).close()
@@ -448,13 +528,56 @@ def _statements(script: str) -> list[str]:
     return found
 
 
+# --- errors -----------------------------------------------------------------------------------
+
+RECOVERY = ("nothing was written to it; restore a backup (`monitor state backup` makes them) or "
+            "move it aside and start over with `monitor collect --baseline` (README: Backup and "
+            "recovery)")
+
+
+def store_error(exc: sqlite3.Error | OSError, path: Path, *, doing: str,
+                corrupted: bool = False) -> StoreError:
+    """One ``StoreError`` for any failure of the state, with the hint that fits its cause."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = getattr(exc, "errno", None)
+    detail = str(exc) or type(exc).__name__
+    folder = path.parent
+    if corrupted or name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
+            not name and isinstance(exc, sqlite3.DatabaseError)
+            and ("malformed" in detail or "not a database" in detail)):
+        return StoreError(f"the state database {path} is damaged ({detail})", reason="corrupted",
+                          hint=RECOVERY)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        holder = _read_holder(folder / LOCK_NAME)
+        return StoreError(
+            f"the state database {path} is locked by another process{holder} ({detail})",
+            reason="locked", hint="wait for it to finish, or stop it, then run again")
+    if name == "SQLITE_FULL" or code in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(f"no space left on the disk of {folder} {doing} ({detail})",
+                          reason="disk-full",
+                          hint="free some space; nothing committed was lost and the next run "
+                          "resumes the work")
+    unwritable = not os.access(folder if folder.exists() else folder.parent, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK))
+    if (name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH"))
+            or code in (errno.EROFS, errno.EACCES, errno.EPERM)
+            or (unwritable and (name.startswith(("SQLITE_CANTOPEN", "SQLITE_IOERR"))))):
+        return StoreError(f"the state directory {folder} is read-only for this process {doing} "
+                          f"({detail})", reason="read-only",
+                          hint="fix its permissions or mount, or point [state] dir at a writable "
+                          "folder")
+    return StoreError(f"the state database {path} failed {doing}: {detail}",
+                      hint="check the disk and the [state] dir; `monitor state check` tests the "
+                      "file")
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the missing migrations in order; returns the schema version reached."""
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if current > len(MIGRATIONS):
         raise StoreError(
             f"the state database has schema version {current}, newer than this program "
-            f"knows ({len(MIGRATIONS)})",
+            f"knows ({len(MIGRATIONS)})", reason="newer",
             hint="upgrade the monitor, or point [state] dir at another folder",
         )
     for number in range(current + 1, len(MIGRATIONS) + 1):
@@ -472,10 +595,15 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+
+
+            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\n"
+                               f"PRAGMA user_version = {number};\nCOMMIT;")
+        except sqlite3.Error:
+            # The database is unchanged; the caller names the file and the cause.
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"schema migration {number} failed: {exc}",
-                             hint="the database is unchanged; report this as a bug") from exc
+            raise
     return len(MIGRATIONS)
 
 
@@ -512,9 +640,14 @@ def state_lock(state_dir: Path, timeout: float, *, poll: float = 0.2) -> Iterato
     An advisory ``flock`` on a file in the directory: the kernel releases it when the holder
     exits, however it exits, so a killed run never leaves a stale lock behind.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ValueError):  # a NUL in the path: refused at load, kept for safety
+            raise StoreError(f"bad state directory {state_dir!r}: {exc}") from exc
+        raise store_error(exc, db_path(state_dir), doing="taking its lock") from exc
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -526,12 +659,15 @@ def state_lock(state_dir: Path, timeout: float, *, poll: float = 0.2) -> Iterato
                     holder = _read_holder(path)
                     raise LockTimeout(
                         f"another run{holder} is using the state directory {state_dir}; "
-                        f"gave up after waiting {timeout:g} s",
+                        f"gave up after waiting {timeout:g} s", reason="locked",
                         hint="wait for it to finish, or raise [state] lock_timeout_seconds",
                     ) from None
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            raise store_error(exc, db_path(state_dir), doing="taking its lock") from exc
         try:
             yield
         finally:
