@@ -1,15 +1,20 @@
 """The command line: argument parsing, logging set-up and exit codes; nothing else.
 
-Exit codes (a contract scripts depend on): 0 success, 1 the run failed or partly failed,
-2 bad usage or config. Every ``MonitorError`` is caught here, once, and printed as one line.
+Exit codes (a contract scripts depend on): 0 success; 1 the run failed or partly failed, the
+state could not be used (locked, read-only, disk full, damaged), or an internal error; 2 bad usage
+or config; 130 interrupted. Every error is caught here, once, and printed as one line on stderr:
+``MonitorError`` with its hint, a library error mapped to one, a bug without its traceback
+(``-vv`` shows it).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from monitor import __version__
@@ -18,7 +23,11 @@ from monitor.errors import MonitorError, UsageError
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when the recall of all items together is below R (0-1)")
     t.add_argument("--no-state", action="store_true",
                    help="leave out the labels recorded in the state")
+    p = sub.add_parser("state", help="back up or check the state database")
+    state = p.add_subparsers(dest="state_command", metavar="ACTION", parser_class=_Parser,
+                             required=True)
+    b = state.add_parser("backup", help="copy the database, consistently, while runs go on")
+    b.add_argument("path", metavar="PATH", help="the new file to write (never overwritten)")
+    state.add_parser("check", help="a full integrity check of the database")
     return parser
 
 
@@ -175,6 +190,14 @@ def _resubscribe(args: argparse.Namespace, config: Callable[[], Config], out: Te
     return resubscribe_command(config(), args.email, out=out)
 
 
+def _state(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
+    from monitor.commands import state
+
+    if args.state_command == "backup":
+        return state.backup_command(config(), args.path, out=out)
+    return state.check_command(config(), out=out)
+
+
 def _templates(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
     from monitor.commands.templates import export_command
 
@@ -198,6 +221,7 @@ HANDLERS: dict[str, Handler] = {
     "inspect": _inspect, "collect": _collect, "deliver": _deliver, "run": _run,
     "preview": _preview, "status": _status, "check": _check, "serve": _serve, "demo": _demo,
     "resubscribe": _resubscribe, "templates": _templates, "label": _label, "topics": _topics,
+    "state": _state,
 }
 
 
@@ -205,12 +229,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    cached: list[Config] = []
     try:
         args = build_parser().parse_args(argv)
         if not args.command:
             raise UsageError("a command is required, e.g. `monitor run` (see `monitor --help`)")
         _setup_logging(args)
-        cached: list[Config] = []
 
         def config() -> Config:
             # Loaded on demand: `inspect` of a local file works without a config file.
@@ -220,10 +244,26 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
 
         return HANDLERS[args.command](args, config, out)
     except MonitorError as exc:
-        print(f"monitor: error: {exc}", file=err)
+        print(f"monitor: error: {one_line(str(exc))}", file=err)
         return exc.exit_code
     except KeyboardInterrupt:
         print("monitor: interrupted", file=err)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
+        return EXIT_FAILED
+    except sqlite3.Error as exc:  # a path that missed open_state: still one line with a hint
+        from monitor.store.db import store_error
+
+        state = cached[0].state_dir if cached else Path("state")
+        print(f"monitor: error: {store_error(exc, state / 'monitor.sqlite3', doing='')}",
+              file=err)
+        return EXIT_FAILED
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"monitor: error:{where}: {exc.strerror or exc}", file=err)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: one line, the traceback only with -vv
+        log.debug("internal error", exc_info=True)
+        print(f"monitor: internal error: {type(exc).__name__}: {one_line(str(exc))} (a bug; "
+              "`monitor -vv ...` shows the traceback)", file=err)
         return EXIT_FAILED

@@ -39,6 +39,7 @@ from monitor.errors import (
     ConfigError,
     MailError,
     PermanentMailError,
+    StoreError,
     TemporaryMailError,
     UsageError,
 )
@@ -461,8 +462,14 @@ def refresh_if_stale(config: Config, *, now: datetime) -> None:
     with db.open_state(config, write=False) as conn:
         if not verdicts.stale(conn, config.topics):
             return
-    with db.open_state(config, write=True) as conn:
-        verdicts.refresh(conn, config.topics, now=now, progress=verdicts.terminal_progress())
+    try:
+        with db.open_state(config, write=True) as conn:
+            verdicts.refresh(conn, config.topics, now=now, progress=verdicts.terminal_progress())
+    except StoreError as exc:
+        if exc.reason not in ("read-only", "locked"):
+            raise
+        # A preview still shows something useful: the digest of the verdicts as stored.
+        log.warning("preview uses the stored verdicts, not re-classified: %s", exc)
 
 
 def preview_command(config: Config, *, subscriber: str | None, output: str | None, text: bool,

@@ -36,10 +36,21 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record; a traceback only when asked for (``-vv``): operators read the
+    exception's type and message, developers the rest."""
+
+    def __init__(self, *, tracebacks: bool = True) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks
+
     def format(self, record: logging.LogRecord) -> str:
         line = f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            if self.tracebacks:
+                line += "\n" + self.formatException(record.exc_info)
+            else:
+                exc = record.exc_info[1]
+                line += f" ({type(exc).__name__}: {' '.join(str(exc).split())})"
         return line
 
 
@@ -63,7 +74,8 @@ def setup(verbosity: int, fmt: LogFormat = "text", *, stream: TextIO, events: bo
         root.removeHandler(handler)
     handler = logging.StreamHandler(stream)
     setattr(handler, _MARK, True)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if fmt == "json"
+                         else TextFormatter(tracebacks=verbosity >= 2))
     root.addHandler(handler)
     root.setLevel(logging.WARNING if verbosity == 0 else
                   logging.INFO if verbosity == 1 else logging.DEBUG)

@@ -460,6 +460,10 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
         log.info("signal %d: stopping after the running job", signum)
         stop.set()
 
+    # The state must be usable before the service promises anything (a read-only or damaged
+    # database would otherwise fail every job quietly): the one open every run makes, once.
+    with db.open_state(config, write=True):
+        pass
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     metrics = Metrics(collect_every_minutes=config.serve.collect_every_minutes)

@@ -386,13 +386,14 @@ def check_integrity(path: Path) -> None:
 def _connect_ro(path: Path) -> sqlite3.Connection:
     """A read-only connection; in a read-only folder, where SQLite cannot create the WAL index,
     the file is read as immutable (nothing can be writing it there)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
         _configure(conn)
         conn.execute("PRAGMA user_version").fetchone()
         return conn
     except sqlite3.OperationalError:
+        conn.close()
         if os.access(path.parent, os.W_OK):
             raise
     conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None,
@@ -549,6 +550,8 @@ def store_error(exc: sqlite3.Error | OSError, path: Path, *, doing: str,
                           hint=RECOVERY)
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         holder = _read_holder(folder / LOCK_NAME)
+        if holder == f" (pid {os.getpid()})":  # we hold the runs' lock: someone else has the file
+            holder = " (not a monitor run: an sqlite3 shell or a copy tool?)"
         return StoreError(
             f"the state database {path} is locked by another process{holder} ({detail})",
             reason="locked", hint="wait for it to finish, or stop it, then run again")
@@ -682,3 +685,69 @@ def _read_holder(path: Path) -> str:
     except OSError:
         return ""
     return f" (pid {pid})" if pid.isdigit() else ""
+
+
+# --- backup and check (``monitor state``) ------------------------------------------------------
+
+
+def backup(path: Path, target: Path) -> int:
+    """Copy the database to ``target`` with SQLite's online backup API; returns its size.
+
+    Consistent while a run writes (the API restarts on a change). Written to a partial file then
+    renamed, so ``target`` is either absent or a whole, checked copy.
+    """
+    if not path.exists():
+        raise StoreError(f"no state database at {path}", reason="missing",
+                         hint="nothing to back up yet; run `monitor collect --baseline` first")
+    check_integrity(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        src = _connect_ro(path)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)
+                ok = [str(r[0]) for r in dst.execute("PRAGMA quick_check(1)")] == ["ok"]
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        if not ok:
+            raise StoreError(f"the backup {target} did not check out", hint="try again")
+        os.replace(partial, target)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise store_error(exc, target, doing="writing the backup") from exc
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise store_error(exc, target, doing="writing the backup") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size
+
+
+def integrity(path: Path) -> dict[str, int]:
+    """The full ``integrity_check`` of the file, then what it holds; StoreError if damaged."""
+    if not path.exists():
+        raise StoreError(f"no state database at {path}", reason="missing",
+                         hint="run `monitor collect --baseline` to start one")
+    try:
+        conn = _connect_ro(path)
+        try:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(5)")]
+            if rows != ["ok"]:
+                raise store_error(sqlite3.DatabaseError("; ".join(rows)[:200]), path,
+                                  doing="integrity_check", corrupted=True)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master "
+                                                  "WHERE type = 'table'")}
+            counts = {"schema": int(conn.execute("PRAGMA user_version").fetchone()[0])}
+            for table in ("articles", "versions", "runs", "digests"):
+                if table in tables:
+                    counts[table] = int(conn.execute(
+                        f"SELECT count(*) FROM {table}").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise store_error(exc, path, doing="while checking it") from exc
+    return counts
