@@ -23,14 +23,10 @@ def resubscribe_command(config: Config, email: str, *, out: TextIO,
         raise UsageError(f"not an email address: {email!r}",
                          hint="give the subscriber's address, as `monitor status` lists it")
     now = now or datetime.now(UTC)
-    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
-        conn = db.connect(db.db_path(config.state_dir))
-        try:
-            was = unsubscribes.remove(conn, address)
-            if was is not None:
-                ledger.restart(conn, address, now=now)
-        finally:
-            conn.close()
+    with db.open_state(config, write=True) as conn:
+        was = unsubscribes.remove(conn, address)
+        if was is not None:
+            ledger.restart(conn, address, now=now)
     if was is None:
         out.write(f"{address} is not unsubscribed: nothing to do\n")
         return 0
