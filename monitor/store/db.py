@@ -598,11 +598,6 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except sqlite3.Error:
-
-
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\n"
-                               f"PRAGMA user_version = {number};\nCOMMIT;")
-        except sqlite3.Error:
             # The database is unchanged; the caller names the file and the cause.
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
