@@ -2,9 +2,10 @@
 
 Both halves always run: a collect that failed (the site down, a page refused) still leaves the
 articles it did store, and whatever earlier runs stored is still due. The exit code is 1 when
-either half failed. With ``--dry-run`` both work inside one transaction that is rolled back at
-the end, so the delivery shows the digests the collected articles would make, and nothing is
-written or sent.
+either half failed. Then the operator alerts are evaluated and mailed, as the service does after
+each job, so a `monitor run` from cron alerts too. With ``--dry-run`` both work inside one
+transaction that is rolled back at the end, so the delivery shows the digests the collected
+articles would make, and nothing is written or sent (and no alert).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TextIO
 
 import httpx
 
+from monitor.alerts import AlertReport
 from monitor.collect import CollectReport, collect, render_summary
 from monitor.config import Config
 from monitor.deliver import DeliverReport, DryTransport, deliver, render_report
@@ -34,6 +36,7 @@ class RunReport:
     collect: CollectReport | None
     collect_error: str
     deliver: DeliverReport
+    alerts: AlertReport | None = None  # None: a dry run, or the alerts could not be evaluated
 
     @property
     def exit_code(self) -> int:
@@ -66,7 +69,20 @@ def run_once(config: Config, *, dry_run: bool = False, now: datetime | None = No
                                     resolver=resolver)
         transport = DryTransport(real.name) if dry_run else real
         delivered = deliver(conn, config, transport, now=now, dry_run=dry_run)
-    return RunReport(collected, error, delivered)
+        alerted = None if dry_run else _alerts(conn, config, now, collected)
+    return RunReport(collected, error, delivered, alerted)
+
+
+def _alerts(conn: sqlite3.Connection, config: Config, now: datetime,
+            collected: CollectReport | None) -> AlertReport | None:
+    """Operator alerts from cron as from the service: a failure here fails nothing else."""
+    from monitor.alerts import process
+
+    try:
+        return process(conn, config, now=now, report=collected)
+    except (MonitorError, sqlite3.Error) as exc:
+        log.error("operator alerts not evaluated: %s", exc)
+        return None
 
 
 def run_command(config: Config, *, dry_run: bool, out: TextIO) -> int:
@@ -76,4 +92,6 @@ def run_command(config: Config, *, dry_run: bool, out: TextIO) -> int:
     else:
         out.write(f"collect FAILED: {report.collect_error}\n")
     out.write(render_report(report.deliver))
+    for condition in report.alerts.active if report.alerts else ():
+        out.write(f"ALERT: {condition.title}\n")
     return report.exit_code

@@ -204,3 +204,20 @@ def test_a_missed_slot_alerts_until_the_job_runs_again(tmp_path: Path, site: Fix
     finally:
         conn.close()
     assert len(to_ops(smtp)) == 2 and subjects(smtp)[1].startswith("[monitor resolved]")
+
+
+def test_monitor_run_from_cron_alerts_too(tmp_path: Path, site: FixtureSite,
+                                          smtp: SmtpServer) -> None:
+    with SiteServer(site) as server:
+        alert_config(tmp_path, server.base, smtp.port)
+        site.fault(SECTION, Fault("status", status=500), times=None)
+        cfg = str(tmp_path / "config.toml")
+        outputs = []
+        for _ in range(3):
+            out, err = io.StringIO(), io.StringIO()
+            assert main(["--config", cfg, "run"], out=out, err=err) == 1
+            outputs.append(out.getvalue())
+    assert "ALERT" not in outputs[0]
+    assert "ALERT: source xay-dung-dang failed 2 runs in a row" in outputs[1]
+    (alert,) = to_ops(smtp)  # the third run is the same spell: no second mail
+    assert "source xay-dung-dang" in str(alert.message["Subject"])
