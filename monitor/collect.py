@@ -6,8 +6,9 @@ The order of a run, and why:
 2. every source is read; the refs of each page read whole are saved as ``pending`` before the
    next page is asked for, so no later failure can lose them;
 3. the work list: every pending ref (new articles, and those a previous run failed to fetch),
-   then the known articles still inside the re-check window (``recheck_hours``) or whose sitemap
-   ``lastmod`` is newer than our copy, fetched conditionally;
+   then the known articles whose next re-check is due (``recheck_at_hours`` after publication,
+   inside ``recheck_hours``, at most ``recheck_per_collect`` a run) or whose sitemap ``lastmod``
+   is newer than our copy, fetched conditionally;
 4. each article page is stored in its own transaction as it arrives: a crash costs at most the
    pages in flight, and they are still pending;
 5. counts, errors and the health canaries are recorded, and the summary printed.
@@ -33,7 +34,7 @@ from typing import Literal, TextIO
 
 import httpx
 
-from monitor.config import Config, SourceConfig
+from monitor.config import Config, SourceConfig, StateConfig
 from monitor.errors import (
     BlockedError,
     ConfigError,
@@ -50,13 +51,15 @@ from monitor.sources import Discovery, PageOutcome, PageSummary, discover
 from monitor.store import articles as store
 from monitor.store import db, verdicts
 from monitor.store import runs as run_store
-from monitor.store.articles import Fetched, Recorded
+from monitor.store.articles import Fetched, Recorded, StoredArticle
 from monitor.store.runs import RunCounts, RunError, SourceRun
 
 log = logging.getLogger(__name__)
 
 # A page refused by policy, or that holds no article, is not asked for again before this.
 REFUSED_RETRY = timedelta(hours=24)
+# A re-check the monitor could not make in time (stopped, busy) is still made this late, no later.
+RECHECK_GRACE = timedelta(hours=12)
 
 JobKind = Literal["new", "recheck"]
 Result = Literal["new", "baseline", "changed", "unchanged", "not_modified", "failed", "blocked",
@@ -150,6 +153,15 @@ class _Memory:
         entry = store.get_cache(self.conn, url)
         return entry is not None and entry.status == store.FAILED_STATUS
 
+    def page_not_modified(self, url: str) -> None:
+        store.touch_cache(self.conn, url, now=self.now)
+
+    def page_read_at(self, url: str) -> datetime | None:
+        entry = store.get_cache(self.conn, url)
+        if entry is None or entry.status == store.FAILED_STATUS:
+            return None
+        return entry.fetched_at
+
     def is_known(self, ident: str) -> bool:
         return store.is_known(self.conn, ident)
 
@@ -186,8 +198,7 @@ async def collect(
                            resolver=resolver) as fetcher:
             discoveries = [await _discover(source, fetcher, memory, config, started)
                            for source in config.sources]
-            jobs = plan(conn, discoveries, now=started, recheck_hours=config.state.recheck_hours,
-                        baseline=baseline)
+            jobs = plan(conn, discoveries, now=started, state=config.state, baseline=baseline)
             log.info("%d article pages to fetch (%d new or retried, %d re-checks)", len(jobs),
                      sum(j.kind == "new" for j in jobs), sum(j.kind == "recheck" for j in jobs))
             results = await asyncio.gather(
@@ -226,8 +237,8 @@ async def _discover(source: SourceConfig, fetcher: Fetcher, memory: _Memory, con
 
 
 def plan(conn: sqlite3.Connection, discoveries: Sequence[Discovery], *, now: datetime,
-         recheck_hours: float, baseline: bool) -> list[Job]:
-    """The article pages to fetch: pending refs first, then re-checks."""
+         state: StateConfig, baseline: bool) -> list[Job]:
+    """The article pages to fetch: pending refs first, then the re-checks due."""
     jobs: dict[str, Job] = {}
     for pending in store.due_pending(conn, now=now):
         jobs[pending.ident] = Job(pending.ident, pending.url, pending.source, "new",
@@ -239,8 +250,8 @@ def plan(conn: sqlite3.Connection, discoveries: Sequence[Discovery], *, now: dat
             listed.setdefault(ref.article_id, ref.lastmod)
     known = [store.get_article(conn, ident) for ident in listed if ident not in jobs]
     store.touch_seen(conn, (a.ident for a in known if a is not None), now=now)
-    recheck = {a.ident: a for a in store.recheck_due(
-        conn, younger_than=now - timedelta(hours=recheck_hours))}
+    recheck = {a.ident: a for a in rechecks_due(conn, state, now=now)
+               if a.ident not in jobs}
     for article in known:
         lastmod = listed.get(article.ident) if article else None
         if article is not None and lastmod is not None and lastmod >= article.last_checked:
@@ -253,6 +264,36 @@ def plan(conn: sqlite3.Connection, discoveries: Sequence[Discovery], *, now: dat
         jobs[article.ident] = Job(article.ident, article.url, article.source, "recheck",
                                   validators=validators)
     return list(jobs.values())
+
+
+def next_recheck(article: StoredArticle, ages: Sequence[timedelta], *,
+                 now: datetime) -> datetime | None:
+    """When the article's latest re-check not yet done fell due (None: none is due now).
+
+    Ages count from publication (or first sight, for an article without a date, or dated after
+    it was first seen); an age passed before the article was last fetched needs no re-check,
+    and one fetch stands for every age passed since.
+    """
+    born = min(article.published_at or article.first_seen, article.first_seen)
+    passed = [born + age for age in ages if article.last_checked < born + age <= now]
+    return passed[-1] if passed else None
+
+
+def rechecks_due(conn: sqlite3.Connection, state: StateConfig, *,
+                 now: datetime) -> list[StoredArticle]:
+    """The articles whose next re-check is due, longest overdue first, at most
+    ``recheck_per_collect`` of them: the rest wait for the next collect."""
+    ages = [timedelta(hours=h) for h in state.recheck_at_hours if h <= state.recheck_hours]
+    if not ages:
+        return []
+    window = timedelta(hours=state.recheck_hours) + RECHECK_GRACE
+    due = []
+    for article in store.recheck_due(conn, younger_than=now - window):
+        when = next_recheck(article, ages, now=now)
+        if when is not None and now - when <= RECHECK_GRACE:
+            due.append((when, article.id, article))
+    due.sort(key=lambda d: (d[0], d[1]))
+    return [article for _, _, article in due[:state.recheck_per_collect]]
 
 
 async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config: Config,
@@ -397,13 +438,13 @@ def _outcome(counts: RunCounts, discoveries: Sequence[Discovery]) -> str:
 
 def run_collect(config: Config, *, dry_run: bool = False, baseline: bool = False,
                 transport: httpx.AsyncBaseTransport | None = None,
-                resolver: Resolver | None = None) -> CollectReport:
+                resolver: Resolver | None = None, now: datetime | None = None) -> CollectReport:
     """A whole collect as a caller outside asyncio sees it: open the state, run, close.
 
     A dry run works inside a transaction that is rolled back (``db.dry_state``).
     """
     with db.open_state(config, write=True, dry_run=dry_run) as conn:
-        return asyncio.run(collect(config, conn, baseline=baseline, dry_run=dry_run,
+        return asyncio.run(collect(config, conn, baseline=baseline, dry_run=dry_run, now=now,
                                    transport=transport, resolver=resolver))
 
 

@@ -162,6 +162,14 @@ def _selectors(value: Mapping[str, tuple[str, ...]]) -> str | None:
     return None
 
 
+def _ascending_hours(value: tuple[float, ...]) -> str | None:
+    if any(not math.isfinite(h) or h <= 0 or h > 24 * 365 for h in value):
+        return f"expected hours above 0 and at most 8760, got {list(value)}"
+    if list(value) != sorted(set(value)):
+        return f"expected hours in increasing order, each once, got {list(value)}"
+    return None
+
+
 def _non_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -206,6 +214,13 @@ class StateConfig:
     # Article text and versions older than this many days are purged (ids kept, so an old
     # article is never announced again as new); 0 keeps everything.
     keep_days: int = bounded(0, min=0, max=36500)
+    # The ages (hours after publication) at which an article is fetched again (conditionally):
+    # a handful of requests per article, not one per collect. Ages past recheck_hours are unused.
+    recheck_at_hours: tuple[float, ...] = checked((1.0, 3.0, 12.0, 24.0, 48.0),
+                                                  check=_ascending_hours)
+    # At most this many re-checks per collect; the rest wait for the next one (spread, not
+    # bunched after a burst of publishing or a restart).
+    recheck_per_collect: int = bounded(4, min=1, max=1000)
     lock_timeout_seconds: float = bounded(60.0, min=0, max=3600)
 
 
@@ -218,6 +233,9 @@ class SourceConfig:
     kind: SourceKind
     url: str = checked(check=_http_url)
     max_pages: int = bounded(5, min=1, max=100)
+    # A listing is read until the first page holding a known article; this often (hours) it is
+    # read one page deeper anyway, for an article slipped onto page 2 (0: never).
+    deep_read_hours: float = bounded(6.0, min=0, max=24 * 30)
 
 
 TextField = Literal["title", "sapo", "body"]

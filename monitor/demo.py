@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -198,13 +198,17 @@ def demo_command(*, out: TextIO, config: Callable[[], Config] | None = None,
     with serve(site) as base:
         settings = demo_config(base, root, _project_config(config))
         out.write(f"monitor demo: sample site at {base}, state and outbox in {root}\n\n")
-        for round_no, title in ((1, "first run"), (2, "second run: one article edited, one new")):
+        # The second round runs as if 4 hours later: an article is re-checked for edits at set
+        # ages (the edited one is 20 h old, so its 24 h re-check is due), not at every collect.
+        for round_no, title in ((1, "first run"),
+                                (2, "second run, as 4 hours later: one article edited, one new")):
+            now = datetime.now(UTC) + timedelta(hours=4 if round_no == 2 else 0)
             if round_no == 2:
                 site.advance()
             out.write(f"== {title}\n")
-            report = run_collect(settings)
+            report = run_collect(settings, now=now)
             out.write(render_summary(report))
-            delivered = run_deliver(settings)
+            delivered = run_deliver(settings, now=now)
             out.write(render_report(delivered))
             code |= report.exit_code | delivered.exit_code
             out.write("\n")

@@ -3,12 +3,18 @@
 Every page is fetched conditionally. What a page yielded is remembered with its validators (a
 ``PageMemory``, backed by the state database), so a 304 is followed from memory without its body.
 
-A listing is followed page after page while the page still names an article not yet seen, up to
-``max_pages``: a burst of publishing between two runs pushes unseen articles onto page 2 or 3,
-and those pages are read; a quiet section costs one conditional request. A page that failed is
-marked so, and the walk does not stop before a page marked failed, so a listing page that failed
-in one run is read in the next, even when the pages before it hold nothing new by then. A sitemap
-index is read the same way, its most recently modified child sitemaps first.
+A listing is read newest first, up to ``max_pages``, and stops at the first page holding an
+article already known, one that is not pinned: the pages after it hold older articles, known
+too. A known article with an unseen one after it on the same page is taken as pinned (a
+featured story kept on top) and does not stop the walk, so a burst of publishing that pushes
+unseen articles onto page 2 or 3 has those pages read; one new article costs the listing page
+and the article, a quiet section one conditional request. The safety net, for an article slipped
+onto page 2 while page 1 is unchanged (a back-dated story, a page-1 item removed): every
+``deep_read_hours`` the walk goes one page past where it would stop. A page that failed is marked
+so, and the walk does not stop before a page marked failed, so a listing page that failed in one
+run is read in the next, even when the pages before it hold nothing new by then. A sitemap index
+is read the same way, its most recently modified child sitemaps first, while they still name an
+article not yet seen (a sitemap is not in publication order).
 
 XML is parsed with the standard library, defensively: a document with a DOCTYPE or an ENTITY
 declaration is refused outright (entity expansion is the "billion laughs" attack).
@@ -22,7 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from monitor.config import SourceConfig
@@ -36,6 +42,9 @@ from monitor.models import ArticleRef
 log = logging.getLogger(__name__)
 
 PageStatus = Literal["fetched", "not_modified", "failed", "blocked", "refused"]
+# When a walk stops: at a page holding a known article that is not pinned (listings, newest
+# first), at a page with nothing unseen (sitemaps), or only when the pages run out (feeds).
+StopRule = Literal["known", "stale", "never"]
 _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -112,6 +121,14 @@ class PageMemory(Protocol):
 
     def page_failed(self, url: str) -> bool: ...
 
+    def page_not_modified(self, url: str) -> None:
+        """A page answered 304: it was read (for ``page_read_at``) and is as remembered."""
+        ...
+
+    def page_read_at(self, url: str) -> datetime | None:
+        """When the page was last read whole or answered 304; None if never (or failed)."""
+        ...
+
     def is_known(self, ident: str) -> bool: ...
 
 
@@ -121,31 +138,34 @@ Parser = Callable[[Response], PageSummary]
 async def discover(source: SourceConfig, fetcher: Fetcher, memory: PageMemory, *,
                    hosts: tuple[str, ...], now: datetime) -> Discovery:
     """The refs of one source, in page order, without duplicates."""
-    walker = _Walker(source, fetcher, memory)
+    walker = _Walker(source, fetcher, memory, now)
     if source.kind == "listing":
         await walker.follow([source.url], lambda r: parse_listing(r, source.name, hosts, now),
-                            accept="html", stop_when_seen=True)
+                            accept="html", stop="known")
     elif source.kind == "sitemap":
         await walker.sitemap(hosts)
     else:
         await walker.follow([source.url], lambda r: parse_feed(r.body, source.name, hosts),
-                            accept="xml", stop_when_seen=False)
+                            accept="xml", stop="never")
     return Discovery(source.name, tuple(walker.refs.values()), tuple(walker.pages))
 
 
 class _Walker:
-    def __init__(self, source: SourceConfig, fetcher: Fetcher, memory: PageMemory) -> None:
+    def __init__(self, source: SourceConfig, fetcher: Fetcher, memory: PageMemory,
+                 now: datetime) -> None:
         self.source = source
         self.fetcher = fetcher
         self.memory = memory
+        self.now = now
         self.refs: dict[str, ArticleRef] = {}
         self.pages: list[PageOutcome] = []
         self.visited: set[str] = set()
 
     async def follow(self, start: list[str], parse: Parser, *, accept: Literal["html", "xml"],
-                     stop_when_seen: bool) -> None:
+                     stop: StopRule) -> None:
         """Read pages while they lead on (listing: next page) and budget remains."""
         queue = list(start)
+        deeper = False  # the safety net goes one page past the stop, once per walk
         while queue and len(self.pages) < self.source.max_pages:
             url = queue.pop(0)
             if url in self.visited:
@@ -158,9 +178,23 @@ class _Walker:
             # A next page that failed in an earlier run may hold what that run could not reach:
             # the walk goes on to it even from a page of known refs.
             retry = any(self.memory.page_failed(n) for n in summary.next_pages)
-            if stop_when_seen and not fresh and not retry:
-                return
+            settled = ((stop == "known" and _holds_known(summary.refs, fresh))
+                       or (stop == "stale" and not fresh))
+            if settled and not retry:
+                if deeper or not any(self._deep_read_due(n) for n in summary.next_pages):
+                    return
+                deeper = True
+                log.info("source %s: reading one page deeper (every %g h), for articles "
+                         "slipped past page %d", self.source.name, self.source.deep_read_hours,
+                         len(self.pages))
             queue.extend(summary.next_pages)
+
+    def _deep_read_due(self, url: str) -> bool:
+        hours = self.source.deep_read_hours
+        if not hours:
+            return False
+        last = self.memory.page_read_at(url)
+        return last is None or self.now - last >= timedelta(hours=hours)
 
     async def sitemap(self, hosts: tuple[str, ...]) -> None:
         read = await self.page(self.source.url, lambda r: parse_sitemap(
@@ -170,13 +204,13 @@ class _Walker:
         self.visited.add(self.source.url)
         await self.follow(list(read[0].next_pages),
                           lambda r: parse_sitemap(r.body, self.source.name, hosts),
-                          accept="xml", stop_when_seen=True)
+                          accept="xml", stop="stale")
 
     async def page(self, url: str, parse: Parser,
-                   accept: Literal["html", "xml"]) -> tuple[PageSummary, int] | None:
-        """The page's summary and how many of its refs were not known before it was read."""
+                   accept: Literal["html", "xml"]) -> tuple[PageSummary, set[str]] | None:
+        """The page's summary and the ids of its refs not known before it was read."""
         name = self.source.name
-        fresh = 0
+        fresh: set[str] = set()
         status: PageStatus
         try:
             response = await self.fetcher.get(url, accept=accept,
@@ -190,10 +224,12 @@ class _Walker:
                 raise FetchError("304 Not Modified without a remembered page", url=url)
             else:
                 summary, status = parse(response), "fetched"
-            # Counted before the page is remembered: remembering makes its refs known.
-            fresh = sum(1 for r in summary.refs if not self.memory.is_known(r.article_id))
+            # Judged before the page is remembered: remembering makes its refs known.
+            fresh = {r.article_id for r in summary.refs if not self.memory.is_known(r.article_id)}
             if status == "fetched":
                 self.memory.remember_page(name, response, summary)
+            else:
+                self.memory.page_not_modified(url)
         except BlockedError as exc:
             self._failed(url, "blocked", exc)
             return None
@@ -211,13 +247,20 @@ class _Walker:
             self.refs.setdefault(ref.article_id, ref)
         self.pages.append(PageOutcome(url, status, links=len(summary.refs)))
         log.info("source %s: %s %s, %d links, %d unseen", name, status, url, len(summary.refs),
-                 fresh)
+                 len(fresh))
         return summary, fresh
 
     def _failed(self, url: str, status: PageStatus, exc: Exception) -> None:
         log.info("source %s: page %s %s: %s", self.source.name, url, status, exc)
         self.memory.mark_failed(url)
         self.pages.append(PageOutcome(url, status, error=str(exc)))
+
+
+def _holds_known(refs: tuple[ArticleRef, ...], fresh: set[str]) -> bool:
+    """Whether the page holds a known article that is not pinned: one with no unseen article
+    after it (newest first, a known story above an unseen one was put there by hand). That is,
+    whether the page's last article is known."""
+    return bool(refs) and refs[-1].article_id not in fresh
 
 
 # --- parsers (pure) -----------------------------------------------------------------------

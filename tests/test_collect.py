@@ -4,6 +4,7 @@ pages and 40 articles: discovery, conditional re-checks, diffs, failures, refusa
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,23 +51,46 @@ def test_a_first_run_finds_and_stores_every_article(config: Config, site: Fixtur
     assert health.healthy and health.links == 40 and health.profile_ok == 40
 
 
-def test_a_second_run_with_nothing_changed_sends_only_conditional_requests(
+def test_a_second_run_with_nothing_changed_sends_one_conditional_request(
         config: Config, site: FixtureSite) -> None:
     run_collect(config)
     versions_before = conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0]
     site.reset_log()
     report = run_collect(config)
     hits = site.hits
-    assert all(h.conditional and h.status == 304 and h.sent == 0 for h in hits), hits
-    listing = [h.path for h in hits if not h.path.endswith(".html")]
-    assert listing == ["/xay-dung-dang"]  # page 1 is unchanged, so it holds nothing unseen
-    recent = [a for a in site.articles if (a.published - site.articles[0].published)
-              .total_seconds() > -48 * 3600]
-    assert len(hits) == 1 + len(recent)  # the listing and the re-check window, nothing else
+    # Page 1 is unchanged (304), and no article has reached its next re-check age yet.
+    assert [(h.path, h.status, h.conditional) for h in hits] == [("/xay-dung-dang", 304, True)]
     assert report.counts.new == 0 and report.counts.changed == 0
-    assert report.counts.pages_fetched == 0 and report.counts.not_modified == len(hits)
+    assert report.counts.pages_fetched == 0 and report.counts.not_modified == 1
     assert conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0] == \
         versions_before
+
+
+def test_young_articles_are_rechecked_at_spaced_ages_not_at_every_collect(
+        config: Config, site: FixtureSite) -> None:
+    """16 articles inside the 48 h window, a collect every 30 min for 48 h: at most 2 requests
+    per collect on average (it was 17: the listing and every young article, every time)."""
+    start = datetime.now(UTC)
+    run_collect(config, now=start)
+    site.reset_log()
+    collects = 96
+    per_collect = []
+    for k in range(1, collects + 1):
+        before = len(site.hits)
+        run_collect(config, now=start + k * timedelta(minutes=30))
+        per_collect.append(len(site.hits) - before)
+    hits = site.hits
+    assert sum(per_collect) / collects <= 2.0, per_collect
+    assert max(per_collect) <= 1 + 4 + 1  # listing, recheck_per_collect, a deeper read
+    young = [a for a in site.articles if start - a.published < timedelta(hours=48)]
+    assert len(young) == 16
+    for article in young:  # each is re-checked at the ages still ahead of it, once each
+        ahead = [h for h in (1, 3, 12, 24, 48)
+                 if start < article.published + timedelta(hours=h)]
+        assert len(site.requests_to(article.path)) == len(ahead), article.published
+    assert all(h.conditional and h.status == 304 for h in hits if h.path.endswith(".html"))
+    old = site.articles[-1]
+    assert site.requests_to(old.path) == []
 
 
 def test_articles_older_than_the_recheck_window_are_not_fetched_again(
@@ -84,9 +108,9 @@ def test_articles_older_than_the_recheck_window_are_not_fetched_again(
 def test_an_edited_article_comes_back_changed_with_both_versions_kept(
         config: Config, site: FixtureSite) -> None:
     run_collect(config)
-    edited = site.articles[2]
+    edited = site.articles[0]  # published 30 min ago: re-checked when 1 h old
     site.edit(edited, "Đoạn bổ sung sau khi bài được cập nhật.")
-    report = run_collect(config)
+    report = run_collect(config, now=datetime.now(UTC) + timedelta(hours=1))
     assert report.counts.changed == 1 and report.counts.new == 0
     [change] = report.changes
     assert change.kind == "changed" and change.changed_fields == ("body",)
@@ -101,6 +125,16 @@ def test_a_new_article_is_found_and_only_it_is_new(config: Config, site: Fixture
     report = run_collect(config)
     assert [c.ident for c in report.changes] == [str(added.id)]
     assert report.changes[0].kind == "new"
+
+
+def test_a_collect_after_one_new_article_makes_two_requests(config: Config,
+                                                           site: FixtureSite) -> None:
+    run_collect(config)
+    added = site.add()
+    site.reset_log()
+    report = run_collect(config)
+    assert [h.path for h in site.hits] == ["/xay-dung-dang", added.path]  # not page 2
+    assert report.counts.requests == 2 and report.counts.new == 1
 
 
 def test_new_articles_pushed_onto_page_2_are_found(config: Config, site: FixtureSite) -> None:
@@ -257,9 +291,10 @@ def test_a_dry_run_writes_no_state(config: Config, site: FixtureSite) -> None:
     assert report.counts.new == 40 and report.run_id is None
     assert not config.state_dir.exists()
     run_collect(config)
-    site.edit(site.articles[0])
+    site.edit(site.articles[0])  # published 30 min ago: re-checked when 1 h old
     before = conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0]
-    assert run_collect(config, dry_run=True).counts.changed == 1
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert run_collect(config, dry_run=True, now=later).counts.changed == 1
     assert conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0] == before
 
 

@@ -4,7 +4,7 @@ parsed defensively."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support import FAST_FETCH
@@ -28,6 +28,8 @@ class Memory(MemoryRobots):
         self.pages: dict[str, tuple[Validators, PageSummary]] = {}
         self.known: set[str] = set()
         self.failed: set[str] = set()
+        self.read_at: dict[str, datetime] = {}
+        self.now = datetime.now(UTC)  # the walk's clock: tests move it on
 
     def page_validators(self, url: str) -> Validators | None:
         return self.pages[url][0] if url in self.pages else None
@@ -37,6 +39,7 @@ class Memory(MemoryRobots):
 
     def remember_page(self, source: str, response: Response, summary: PageSummary) -> None:
         self.pages[response.url] = (response.validators, summary)
+        self.read_at[response.url] = self.now
         self.failed.discard(response.url)
         self.known.update(r.article_id for r in summary.refs)
 
@@ -46,6 +49,12 @@ class Memory(MemoryRobots):
 
     def page_failed(self, url: str) -> bool:
         return url in self.failed
+
+    def page_not_modified(self, url: str) -> None:
+        self.read_at[url] = self.now
+
+    def page_read_at(self, url: str) -> datetime | None:
+        return self.read_at.get(url)
 
     def is_known(self, ident: str) -> bool:
         return ident in self.known
@@ -59,7 +68,7 @@ def run(server: SiteServer, memory: Memory, *, kind: str = "listing", path: str 
         config = FetchConfig(**FAST_FETCH)  # type: ignore[arg-type]
         async with Fetcher(LOCAL, config, robots=memory) as fetcher:
             return await discover(source, fetcher, memory, hosts=("127.0.0.1",),
-                                  now=datetime.now(UTC))
+                                  now=memory.now)
 
     return asyncio.run(go())
 
@@ -93,9 +102,48 @@ def test_a_burst_of_new_articles_is_followed_onto_the_next_page(server: SiteServ
     site.reset_log()
     found = run(server, memory)
     assert {str(a.id) for a in burst} <= {r.article_id for r in found.refs}
-    # Page 2 still held unseen articles, page 3 held none of them: it is read, then no more.
-    assert [h.path for h in site.hits] == ["/xay-dung-dang", "/xay-dung-dang/trang-2",
-                                          "/xay-dung-dang/trang-3"]
+    # Page 1 held only unseen articles; page 2 ends with known ones: page 3 is not read.
+    assert [h.path for h in site.hits] == ["/xay-dung-dang", "/xay-dung-dang/trang-2"]
+
+
+def test_one_new_article_costs_one_listing_page(server: SiteServer, site: FixtureSite) -> None:
+    memory = Memory()
+    run(server, memory)
+    added = site.add()
+    site.reset_log()
+    found = run(server, memory)
+    assert str(added.id) in {r.article_id for r in found.refs}
+    assert [h.path for h in site.hits] == ["/xay-dung-dang"]  # its last article is known
+
+
+def test_a_pinned_known_article_on_top_does_not_stop_the_walk(server: SiteServer,
+                                                              site: FixtureSite) -> None:
+    memory = Memory()
+    run(server, memory)
+    site.pinned = [site.articles[5]]  # a featured story kept above the newest
+    burst = [site.add() for _ in range(15)]  # 14 on page 1 under the pinned one, 1 on page 2
+    site.reset_log()
+    found = run(server, memory)
+    assert {str(a.id) for a in burst} <= {r.article_id for r in found.refs}
+    assert [h.path for h in site.hits] == ["/xay-dung-dang", "/xay-dung-dang/trang-2"]
+
+
+def test_an_article_slipped_onto_page_2_is_found_by_the_occasional_deeper_read(
+        server: SiteServer, site: FixtureSite) -> None:
+    memory = Memory()
+    run(server, memory)
+    slipped = site.add(age=timedelta(hours=50))  # back-dated: page 2, page 1 unchanged
+    site.reset_log()
+    run(server, memory)
+    assert [h.path for h in site.hits] == ["/xay-dung-dang"]  # 304: nothing to follow
+    memory.now += timedelta(hours=6)  # deep_read_hours later
+    site.reset_log()
+    found = run(server, memory)
+    assert [h.path for h in site.hits] == ["/xay-dung-dang", "/xay-dung-dang/trang-2"]
+    assert str(slipped.id) in {r.article_id for r in found.refs}
+    site.reset_log()
+    run(server, memory)  # and not again before another 6 h
+    assert [h.path for h in site.hits] == ["/xay-dung-dang"]
 
 
 def test_max_pages_bounds_the_walk(server: SiteServer, site: FixtureSite) -> None:

@@ -169,7 +169,17 @@ def record_not_modified(conn: sqlite3.Connection, ident: str, url: str, *,
     with transaction(conn):
         conn.execute("UPDATE articles SET last_seen = ?1, last_checked = ?1 WHERE ident = ?2",
                      (iso(now), ident))
-        conn.execute("UPDATE fetch_cache SET fetched_at = ? WHERE url = ?", (iso(now), url))
+        _touch_cache(conn, url, now)
+
+
+def touch_cache(conn: sqlite3.Connection, url: str, *, now: datetime) -> None:
+    """A page answered 304: as remembered, and read at ``now``."""
+    with transaction(conn):
+        _touch_cache(conn, url, now)
+
+
+def _touch_cache(conn: sqlite3.Connection, url: str, now: datetime) -> None:
+    conn.execute("UPDATE fetch_cache SET fetched_at = ? WHERE url = ?", (iso(now), url))
 
 
 def record_article(

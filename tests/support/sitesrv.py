@@ -97,6 +97,8 @@ class FixtureSite:
     conditional: bool = True
     latency: float = 0.0
     articles: list[Article] = field(default_factory=list)
+    # Shown on top of page 1 besides their own place, as a featured story is.
+    pinned: list[Article] = field(default_factory=list)
     _hits: list[Hit] = field(default_factory=list)
     _in_flight: int = 0
     _faults: dict[str, list[tuple[Fault, int | None]]] = field(default_factory=dict)
@@ -240,7 +242,7 @@ class FixtureSite:
     def _listing(self, page: int) -> str:
         start = (page - 1) * self.per_page
         items = []
-        for a in self.articles[start:start + self.per_page]:
+        for a in (self.pinned if page == 1 else []) + self.articles[start:start + self.per_page]:
             when = a.published.astimezone(VN_TZ).strftime("%d %b, %I:%M %p")
             items.append(
                 f'<article class="story"><a class="thumb" href="{a.path}"><img src="/i/{a.id}.jpg"'
