@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress, count
+from operator import itemgetter
 from typing import Literal
 
 from monitor.config import NearRule, TopicConfig
@@ -45,6 +47,7 @@ Span = tuple[int, int]
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
 BODY_SEPARATOR = "\n\n"
+PARAGRAPH_MARK = "\n\u00b6"  # "¶": as long as BODY_SEPARATOR
 ELLIPSIS = " … "
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -56,7 +59,7 @@ FUNCTION_WORDS = frozenset(fold(w) for w in """
     đã sẽ được bị đang vừa mới thêm tiếp tục thành vào này đó hai ba bốn năm sáu bảy tám chín
     mười trăm nghìn ngàn triệu tỉnh thành phố
 """.split()) - {fold("tỉnh"), fold("thành"), fold("phố")}
-_SENTENCE_END = frozenset("!?;…")
+_SENTENCE_END = frozenset("!?;…\u00b6")
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
 _VOWELS = frozenset("aăâeêioôơuưy")
 
@@ -103,6 +106,11 @@ class CompiledTopic:
         # (longer ones), so that each token costs a dictionary look-up or two.
         self._single: dict[str, list[tuple[str, str]]] = {}
         self._multi: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str]]] = {}
+        # The words of classes that are only ever a rule's unit ("xã", "bộ", "Hà Nội": the
+        # commonest) are looked for only near an action found first (``terms(lazy=True)``).
+        self._lazy_single: dict[str, list[tuple[str, str]]] = {}
+        self._lazy_multi: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str]]] = {}
+        self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
         self.weights: dict[str, float] = {}
         for phrase, weight in topic.phrases.items():
             self._add(phrase, "phrase", phrase)
@@ -115,21 +123,23 @@ class CompiledTopic:
                 if cls not in self.classes and cls in topic.classes:
                     self.classes.add(cls)
                     for word in topic.classes[cls]:
-                        self._add(word, "class:" + cls, word)
+                        self._add(word, "class:" + cls, word, lazy=cls in self.lazy)
             self.weights[rule.name] = rule.weight
+        self.context_rules = [(ctx, frozenset(ctx.words)) for ctx in topic.exclude_near]
         for ctx in topic.exclude_near:
             for word in ctx.words:
                 self._add(word, "context", word)
-        for entries in self._multi.values():
-            entries.sort(key=lambda e: -len(e[0]))
-        firsts = set(self._single) | {k[0] for k in self._multi}
-        self._firsts = frozenset(firsts)
+        for multi in (self._multi, self._lazy_multi):
+            for entries in multi.values():
+                entries.sort(key=lambda e: -len(e[0]))
+        firsts = ({*self._single, *self._lazy_single}
+                  | {k[0] for k in (*self._multi, *self._lazy_multi)})
         self.triggers = frozenset(t for t, k in self._canon.items() if k in firsts)
 
     def _key(self, token: str) -> str:
         return fold_ascii(token) if self.insensitive else fold(token)
 
-    def _add(self, text: str, role: str, name: str) -> None:
+    def _add(self, text: str, role: str, name: str, *, lazy: bool = False) -> None:
         tokens = _TOKEN.findall(nfc(text).lower())
         if not tokens:
             return
@@ -137,29 +147,40 @@ class CompiledTopic:
         for token, key in zip(tokens, keys, strict=True):
             for variant in _variants(token) | {key}:
                 self._canon[variant] = key
+        single, multi = ((self._lazy_single, self._lazy_multi) if lazy
+                         else (self._single, self._multi))
         if len(keys) == 1:
-            self._single.setdefault(keys[0], []).append((role, name))
+            single.setdefault(keys[0], []).append((role, name))
         else:
-            self._multi.setdefault((keys[0], keys[1]), []).append((keys, role, name))
+            multi.setdefault((keys[0], keys[1]), []).append((keys, role, name))
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
         if self.insensitive:
             return [fold_ascii(t) for t in tokens]
         return list(map(self._canon.get, tokens, tokens))
 
-    def terms(self, keys: Sequence[str]) -> list[tuple[int, int, str, str]]:
-        """(first, last, role, name) of every term, by start and then longest first."""
-        single, multi, firsts = self._single, self._multi, self._firsts
+    def terms(self, keys: Sequence[str], lo: int = 0, hi: int | None = None, *,
+              lazy: bool = False) -> list[tuple[int, int, str, str]]:
+        """(first, last, role, name) of every term starting in keys[lo:hi], by start and then
+        longest first: the eager terms, or with ``lazy`` the words of unit-only classes."""
+        single, multi = ((self._lazy_single, self._lazy_multi) if lazy
+                         else (self._single, self._multi))
         n = len(keys)
+        hi = n if hi is None else min(hi, n)
         out: list[tuple[int, int, str, str]] = []
-        for i in compress(count(), map(firsts.__contains__, keys)):
-            if i + 1 < n:
-                for words, role, name in multi.get((keys[i], keys[i + 1]), ()):
-                    end = i + len(words)
-                    if end <= n and (len(words) == 2 or tuple(keys[i:end]) == words):
-                        out.append((i, end - 1, role, name))
-            for role, name in single.get(keys[i], ()):
+        # The positions are found by C-level look-ups over the whole part: only the few tokens
+        # that start a term are visited in Python.
+        pairs = zip(keys[lo:hi], keys[lo + 1:hi + 1])
+        for i in compress(count(lo), map(multi.__contains__, pairs)):
+            for words, role, name in multi[(keys[i], keys[i + 1])]:
+                end = i + len(words)
+                if end <= n and (len(words) == 2 or tuple(keys[i:end]) == words):
+                    out.append((i, end - 1, role, name))
+        for i in compress(count(lo), map(single.__contains__, keys[lo:hi])):
+            for role, name in single[keys[i]]:
                 out.append((i, i, role, name))
+        # Stable: at one token the longer (multi-word, longest first) terms stay before singles.
+        out.sort(key=itemgetter(0))
         return out
 
 
@@ -192,7 +213,7 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
 
 
-def _gap(keys: Sequence[str], free: Sequence[bool], start: int, stop: int,
+def _gap(keys: Sequence[str], free: _Names, start: int, stop: int,
          limit: int) -> int | None:
     """Counted words in keys[start:stop], or None if a sentence ends there or it is too long."""
     if stop - start > limit + 8:
@@ -202,7 +223,7 @@ def _gap(keys: Sequence[str], free: Sequence[bool], start: int, stop: int,
         key = keys[j]
         if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
             return None
-        if free[j] or key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum():
+        if key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum() or free[j]:
             continue
         counted += 1
         if counted > limit:
@@ -210,14 +231,19 @@ def _gap(keys: Sequence[str], free: Sequence[bool], start: int, stop: int,
     return counted
 
 
-def _names(text: str, count: int) -> list[bool]:
+class _Names:
     """Which tokens start with a capital: words of a proper name ("Bộ Tài nguyên và Môi
-    trường", "tỉnh Kon Tum"), free between an action and its unit. Not in a text written in
-    capitals or title case, where every word would be."""
-    caps = [t[0].isupper() for t in _TOKEN.findall(text)]
-    if len(caps) != count or sum(caps) * 5 > count * 3:
-        return [False] * count
-    return caps
+    trường", "tỉnh Kon Tum"), free between an action and its unit. None in a text written in
+    capitals or title case (judged on its start), where every word would be one. Looked up
+    token by token, only between candidate pairs."""
+
+    def __init__(self, text: str, start: Callable[[int], int]) -> None:
+        head = [t[0].isupper() for t in _TOKEN.findall(text[:300])]
+        self.text, self.start = text, start
+        self.off = sum(head) * 5 > len(head) * 3
+
+    def __getitem__(self, j: int) -> bool:
+        return not self.off and self.text[self.start(j)].isupper()
 
 
 def _between_digits(keys: Sequence[str], j: int) -> bool:
@@ -226,11 +252,15 @@ def _between_digits(keys: Sequence[str], j: int) -> bool:
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
           keys: Sequence[str],
-          free: Sequence[bool]) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
+          free: _Names) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
+    starts = [u[0] for u in units]  # units come in text order
+    reach = rule.within + 8 + 6  # _gap gives up beyond within + 8; a term has a few words
     for action in actions:
         best: tuple[int, tuple[int, int, str]] | None = None
-        for unit in units:
+        lo = bisect_left(starts, action[0] - reach)
+        hi = bisect_right(starts, action[1] + reach)
+        for unit in units[lo:hi]:
             if unit[0] > action[1]:
                 gap = _gap(keys, free, action[1] + 1, unit[0], rule.within)
             elif rule.order == "any" and unit[1] < action[0]:
@@ -244,10 +274,48 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
     return pairs
 
 
+def _add_units(compiled: CompiledTopic, keys: Sequence[str], where: Field,
+               by_class: dict[str, list[tuple[int, int, str]]]) -> None:
+    """The unit words near the actions found (a pair is never farther apart than this)."""
+    windows = sorted((a[0] - rule.within - 14, a[1] + rule.within + 15)
+                     for rule in compiled.topic.near
+                     if rule.unit in compiled.lazy and where in rule.fields
+                     for a in by_class.get(rule.action, ()))
+    merged: list[tuple[int, int]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((max(lo, 0), hi))
+    for lo, hi in merged:
+        for first, last, role, name in compiled.terms(keys, lo, hi, lazy=True):
+            found = by_class.setdefault(role[6:], [])
+            if not found or found[-1][0] != first:
+                found.append((first, last, name))
+
+
+def _inside_longer(terms: list[tuple[int, int, str]],
+                   longest: dict[int, int]) -> list[tuple[int, int, str]]:
+    """``terms`` without those inside a longer class word (``longest``: start -> end)."""
+    kept = []
+    for t in terms:
+        inside = False
+        for a in range(t[0], t[0] - 8, -1):
+            b = longest.get(a)
+            if b is not None and t[1] <= b and b - a > t[1] - t[0]:
+                inside = True
+                break
+        if not inside:
+            kept.append(t)
+    return kept
+
+
 def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
     """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
     low = _lower(text)
-    tokens = _TOKEN.findall(low)
+    # One pass: each token with the spaces before it; the lengths add up to the offsets.
+    pieces = _SPACED_TOKEN.findall(low)
+    tokens = list(map(str.lstrip, pieces))
     if compiled.triggers.isdisjoint(tokens) and not compiled.insensitive:
         return [], []
     keys = compiled.keys(tokens)
@@ -266,27 +334,42 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             found = by_class.setdefault(role[6:], [])
             if not found or found[-1][0] != first:  # longest term of a class at one token
                 found.append((first, last, name))
+    if compiled.lazy and by_class:
+        _add_units(compiled, keys, where, by_class)
     if by_class:
         # A class word inside a longer one is not a word of its own ("nhập" in "sáp nhập").
-        spans = {(a, b) for terms in by_class.values() for a, b, _ in terms}
-        for cls, terms in by_class.items():
-            by_class[cls] = [t for t in terms if not any(
-                a <= t[0] and t[1] <= b and b - a > t[1] - t[0] for a, b in spans)]
+        longest: dict[int, int] = {}
+        for terms in by_class.values():
+            for a, b, _ in terms:
+                if b > a and b > longest.get(a, -1):
+                    longest[a] = b
+        if longest:
+            for cls, terms in by_class.items():
+                by_class[cls] = _inside_longer(terms, longest)
     if not phrases and not by_class:
         return [], []
     ends: list[int] = []
 
     def span(first: int, last: int) -> Span:
         if not ends:  # only parts with a hit pay for the offsets
-            ends.extend(accumulate(map(len, _SPACED_TOKEN.findall(low))))
+            ends.extend(accumulate(map(len, pieces)))
         return ends[first] - len(tokens[first]), ends[last]
+
+    at: dict[int, list[tuple[int, int, str]]] = {}  # token -> the exclusions over it
+    for x in excludes:
+        for p in range(x[0], x[1] + 1):
+            at.setdefault(p, []).append(x)
 
     def overlaps(first: int, last: int) -> str | None:
         # An exclusion inside a longer term does not cancel it: "tổ chức chính trị - xã hội"
         # is not "xã hội", as "sáp nhập ngân hàng" is not "sáp nhập".
-        return next((x[2] for x in excludes if first <= x[1] and x[0] <= last
-                     and not (first <= x[0] and x[1] <= last and last - first > x[1] - x[0])),
-                    None)
+        if not at:
+            return None
+        for p in range(first, last + 1):
+            for x in at.get(p, ()):
+                if not (first <= x[0] and x[1] <= last and last - first > x[1] - x[0]):
+                    return x[2]
+        return None
 
     hits: list[_Hit] = []
     cancelled: list[_Hit] = []
@@ -302,8 +385,8 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             hits.append(hit)
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
-    phrase_hits = list(hits)
-    free: list[bool] = []
+    in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
+    free = _Names(text, lambda j: span(j, j)[0])
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
@@ -311,41 +394,39 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             continue
         actions = [a for a in by_class[rule.action] if overlaps(a[0], a[1]) is None]
         units = [u for u in by_class[rule.unit] if overlaps(u[0], u[1]) is None]
-        if not free:
-            free = _names(text, len(keys))
         for action, unit in _near(rule, actions, units, keys, free):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
-            if any(h.first <= first and last <= h.last for h in phrase_hits):
+            if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
             a, u = span(action[0], action[1]), span(unit[0], unit[1])
             ordered = sorted((a, u))
             words = ELLIPSIS.join(text[x:y] for x, y in ordered)
             hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), words))
     if contexts and hits:
-        hits, more = _context(compiled, hits, contexts, text, span)
+        hits, more = _context(compiled, hits, contexts)
         cancelled += more
     return hits, cancelled
 
 
-def _context(compiled: CompiledTopic, hits: list[_Hit], contexts: list[tuple[int, int, str]],
-             text: str, span: object) -> tuple[list[_Hit], list[_Hit]]:
+def _context(compiled: CompiledTopic, hits: list[_Hit],
+             contexts: list[tuple[int, int, str]]) -> tuple[list[_Hit], list[_Hit]]:
     kept: list[_Hit] = []
     cancelled: list[_Hit] = []
+    starts = [c[0] for c in contexts]  # in text order
+    widest = max(r.within for r in compiled.topic.exclude_near) + 8
     for hit in hits:
         blocker = None
-        for rule in compiled.topic.exclude_near:
-            if rule.cancels and hit.name not in rule.cancels:
-                continue
-            if compiled.weights.get(hit.name, 0.0) <= 0:
-                continue
-            words = {nfc(w) for w in rule.words}
-            for first, last, name in contexts:
-                if name in words and (first - hit.last <= rule.within
-                                      and hit.first - last <= rule.within):
-                    blocker = name
+        if compiled.weights.get(hit.name, 0.0) > 0:
+            near = contexts[bisect_left(starts, hit.first - widest):
+                            bisect_right(starts, hit.last + widest)]
+            for rule, words in compiled.context_rules:
+                if rule.cancels and hit.name not in rule.cancels:
+                    continue
+                blocker = next((name for first, last, name in near if name in words
+                                and first - hit.last <= rule.within
+                                and hit.first - last <= rule.within), None)
+                if blocker:
                     break
-            if blocker:
-                break
         if blocker is None:
             kept.append(hit)
         else:
@@ -363,24 +444,11 @@ def _damping(count: int) -> float:
 
 def _field_hits(compiled: CompiledTopic, parts: Sequence[str],
                 where: Field) -> tuple[list[_Hit], list[_Hit]]:
-    hits: list[_Hit] = []
-    cancelled: list[_Hit] = []
-    offset = 0
-    for part in parts:
-        found, masked = _find(compiled, part, where)
-        for h in found:
-            hits.append(_shift(h, offset))
-        for h in masked:
-            cancelled.append(_shift(h, offset))
-        offset += len(part) + len(BODY_SEPARATOR)
-    return hits, cancelled
-
-
-def _shift(hit: _Hit, offset: int) -> _Hit:
-    if not offset:
-        return hit
-    spans = tuple((a + offset, b + offset) for a, b in hit.spans)
-    return _Hit(hit.name, hit.kind, hit.first, hit.last, spans, hit.text)
+    # The paragraphs are matched in one pass, joined by a mark of the separator's length, so
+    # offsets are those of the paragraphs joined by BODY_SEPARATOR; the mark is a token no term
+    # holds and a near rule does not cross (it ends a sentence).
+    text = PARAGRAPH_MARK.join(p.replace(PARAGRAPH_MARK, BODY_SEPARATOR) for p in parts)
+    return _find(compiled, text, where)
 
 
 def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float],

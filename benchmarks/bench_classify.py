@@ -1,0 +1,93 @@
+"""Articles per second of the default topic's classification on full articles (target: 2,000).
+
+    .venv/bin/python benchmarks/bench_classify.py [--rounds 7] [--config config.toml]
+
+The articles: every labelled headline and lead of tests/fixtures/relevance/ (388), each given
+the full body of one of the Vietnamese article pages of the fixtures (the kinhtedothi pages and
+the Vietnamese generic ones, extracted by the profile or generic extractor): bodies of 160 to
+1,500 words, most on the beat, so near rules and exclusions have work to do. Each round
+classifies every article once, in this one process, timed by this process's CPU time (the
+machine is shared: wall-clock time also counts the neighbours' work; it is printed too). The
+best round is the figure, the median is printed beside it, with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.classify import classify_fields  # noqa: E402
+from monitor.config import load  # noqa: E402
+from monitor.errors import NotAnArticle  # noqa: E402
+from monitor.extract import extract_article  # noqa: E402
+
+TARGET = 2000.0
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def bodies() -> list[tuple[str, ...]]:
+    pages = [*sorted((FIXTURES / "kinhtedothi").glob("article-*.html")),
+             *sorted((FIXTURES / "generic").glob("vi-*.html"))]
+    found = []
+    for page in pages:
+        try:
+            article = extract_article(page.read_bytes(), "https://kinhtedothi.vn/bench.1.html")
+        except NotAnArticle:
+            continue
+        if article.body:
+            found.append(article.body)
+    return found
+
+
+def articles() -> list[tuple[str, str, tuple[str, ...]]]:
+    texts = bodies()
+    items = []
+    for name in ("tuning.jsonl", "holdout.jsonl"):
+        for line in (FIXTURES / "relevance" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                items.append((item["title"], item.get("sapo", ""),
+                              texts[len(items) % len(texts)]))
+    return items
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--config", default=str(ROOT / "config.toml"))
+    args = parser.parse_args(argv)
+    topics = load(args.config).topics
+    docs = articles()
+    words = statistics.mean(len(" ".join(body).split()) for _, _, body in docs)
+    for doc in docs[:20]:  # compile the topic, warm the caches
+        classify_fields(*doc, topics)
+    rates, walls = [], []
+    for _ in range(max(args.rounds, 1)):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for doc in docs:
+            classify_fields(*doc, topics)
+        rates.append(len(docs) / max(time.process_time() - cpu, 1e-9))
+        walls.append(len(docs) / (time.perf_counter() - wall))
+    best, median = max(rates), statistics.median(rates)
+    load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"classify: {len(docs)} full articles ({words:.0f} words on average), "
+          f"{len(topics)} topic(s), {len(rates)} rounds in one process")
+    print(f"  CPU time: best {best:,.0f} articles/s ({1e6 / best:.0f} us each), median "
+          f"{median:,.0f} articles/s")
+    print(f"  wall clock: best {max(walls):,.0f} articles/s; load average {load_avg}")
+    ok = best >= TARGET
+    print(f"  target {TARGET:,.0f} articles/s: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
