@@ -170,7 +170,7 @@ class CompiledTopic:
         out: list[tuple[int, int, str, str]] = []
         # The positions are found by C-level look-ups over the whole part: only the few tokens
         # that start a term are visited in Python.
-        pairs = zip(keys[lo:hi], keys[lo + 1:hi + 1])
+        pairs = zip(keys[lo:hi], keys[lo + 1:hi + 1], strict=False)  # the last has no pair
         for i in compress(count(lo), map(multi.__contains__, pairs)):
             for words, role, name in multi[(keys[i], keys[i + 1])]:
                 end = i + len(words)
