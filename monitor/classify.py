@@ -398,8 +398,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
-            a, u = span(action[0], action[1]), span(unit[0], unit[1])
-            ordered = sorted((a, u))
+            ordered = sorted((span(action[0], action[1]), span(unit[0], unit[1])))
             words = ELLIPSIS.join(text[x:y] for x, y in ordered)
             hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), words))
     if contexts and hits:
