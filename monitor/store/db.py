@@ -408,6 +408,22 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
+def _to_wal(conn: sqlite3.Connection) -> None:
+    """Switch a file to WAL. SQLite answers "locked" at once, without its busy handler, while
+    another connection reads a file still in rollback mode (two processes opening a fresh state):
+    wait for the reader here instead."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
     """Open (creating if asked) the state database and bring its schema up to date.
 
@@ -437,7 +453,7 @@ def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
         # purges give space back to the disk.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         if target != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
+            _to_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     except sqlite3.Error as exc:
