@@ -189,7 +189,7 @@ def _markup(conn: sqlite3.Connection, config: Config, last: run_store.RunRow,
 
 
 def _stuck(conn: sqlite3.Connection, config: Config, now: datetime) -> list[Condition]:
-    from monitor.deliver import build_digest, due_since
+    from monitor.deliver import due_items, due_since
 
     limit = timedelta(hours=config.alerts.stuck_after_hours)
     # An address that unsubscribed is meant to receive nothing: its items are not stuck.
@@ -205,13 +205,13 @@ def _stuck(conn: sqlite3.Connection, config: Config, now: datetime) -> list[Cond
         email = sub.email.lower()
         if email in oldest or email in gone:
             continue
-        digest = build_digest(conn, config, sub, now=now, include_reserved=True)
-        waiting = alert_store.waiting_since(conn, [(i.article_id, i.kind) for i in digest.items])
+        due = due_items(conn, config, sub, now=now)
+        waiting = alert_store.waiting_since(conn, [(c.article_id, kind) for c, kind in due])
         if not waiting:
             continue
         since = due_since(times.get(sub.schedule, ()), min(waiting.values()))
         if now - since > limit:
-            oldest[email] = (since, f"{len(digest.items)} items due since "
+            oldest[email] = (since, f"{len(due)} items due since "
                              f"{format_local(since)} have not been sent")
     return [Condition(
         f"stuck:{email}", f"digests to {email} stuck for "

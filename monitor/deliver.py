@@ -27,6 +27,7 @@ from monitor.config import Config, SubscriberConfig, TopicConfig
 from monitor.digest import (
     Candidate,
     Digest,
+    ItemKind,
     RenderedDigest,
     Snapshot,
     choose,
@@ -375,17 +376,24 @@ def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None =
         return deliver(conn, config, real, now=now, schedule=schedule)
 
 
+def due_items(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
+              now: datetime) -> list[tuple[Candidate, ItemKind]]:
+    """Everything ``sub`` has not received and is due, reserved or not, as what (new or
+    update): the delivery's own query and rule, without building a digest (no excerpts)."""
+    chosen, _, found = _candidates(conn, config, sub, now=now, include_reserved=True)
+    topics = _topics(config, sub)
+    kinds = [(c, due_kind(c, topics, config.digest, chosen.since)) for c in found]
+    return [(c, k[0]) for c, k in kinds if k is not None]
+
+
 def pending_counts(conn: sqlite3.Connection, config: Config, *,
                    now: datetime | None = None) -> dict[str, tuple[int, int]]:
-    """Per subscriber, the (new, updated) relevant items not yet received (for `status`):
-    the delivery's own due query and rule, without building the digest."""
+    """Per subscriber, the (new, updated) relevant items not yet received (for `status`)."""
     now = now or datetime.now(UTC)
     counts = {}
     for sub in config.subscribers:
-        chosen, _, found = _candidates(conn, config, sub, now=now, include_reserved=True)
-        kinds = [due_kind(c, _topics(config, sub), config.digest, chosen.since) for c in found]
-        counts[sub.email] = (sum(1 for k in kinds if k and k[0] == "new"),
-                             sum(1 for k in kinds if k and k[0] == "update"))
+        kinds = [kind for _, kind in due_items(conn, config, sub, now=now)]
+        counts[sub.email] = (kinds.count("new"), kinds.count("update"))
     return counts
 
 

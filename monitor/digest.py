@@ -12,6 +12,7 @@ Only http(s) links reach a template: any other URL (``javascript:``, ``data:``) 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -289,7 +290,7 @@ def excerpt(body: Sequence[str], topics: Sequence[TopicConfig],
     # Subheadings are short and read poorly alone: paragraphs of some length come first.
     ranked = [p for p in paragraphs if len(p) > 60] + [p for p in paragraphs if len(p) <= 60]
     for p in ranked:
-        spans = highlight_spans(p, topics)
+        spans = _spans(p, tuple(topics))
         if spans:
             start = spans[0][0]
             if len(p) <= limit or start < limit // 3:
@@ -327,11 +328,17 @@ class _Day:
     items: tuple[_View, ...] = field(default_factory=tuple)
 
 
+@functools.lru_cache(maxsize=4096)
+def _spans(text: str, topics: tuple[TopicConfig, ...]) -> tuple[tuple[int, int], ...]:
+    # Fitting a digest to its size budget renders it several times: each text is matched once.
+    return tuple(highlight_spans(text, topics))
+
+
 def highlight(text: str, topics: Sequence[TopicConfig]) -> Parts:
     """``text`` cut into (part, is_a_topic_phrase) pieces, for the templates to mark up."""
     parts: Parts = []
     last = 0
-    for start, end in highlight_spans(text, topics):
+    for start, end in _spans(text, tuple(topics)):
         if start > last:
             parts.append((text[last:start], False))
         parts.append((text[start:end], True))

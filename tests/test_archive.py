@@ -305,3 +305,14 @@ def test_a_preview_after_a_topic_change_shows_the_new_verdicts(tmp_path: Path,
     assert "1 bài mới" in out.getvalue() and "bài một" in out.getvalue()
     assert judged == ["Hợp nhất xã: bài một"]  # re-classified once, and kept
     assert gather(changed, now=T0)["digests"]["stale_topics"] == []
+
+
+def test_the_recheck_window_is_read_through_its_index(tmp_path: Path) -> None:
+    from monitor.store import articles as store_articles
+
+    config = make_config(tmp_path)
+    _archive(config, 5)
+    conn = connect(config)
+    plans = _plans(conn, lambda: store_articles.recheck_due(conn, younger_than=T0))
+    assert plans and all("SCAN articles" not in line for _, plan in plans for line in plan), plans
+    assert any("USING INDEX articles_recheck" in line for _, plan in plans for line in plan)
