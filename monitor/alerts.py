@@ -206,7 +206,8 @@ def _stuck(conn: sqlite3.Connection, config: Config, now: datetime) -> list[Cond
         if email in oldest or email in gone:
             continue
         due = due_items(conn, config, sub, now=now)
-        waiting = alert_store.waiting_since(conn, [(c.article_id, kind) for c, kind in due])
+        waiting = alert_store.waiting_since(
+            conn, [(c.article_id, "update" if kind == "update" else "new") for c, kind in due])
         if not waiting:
             continue
         since = due_since(times.get(sub.schedule, ()), min(waiting.values()))

@@ -27,7 +27,7 @@ from monitor.config import Config, SubscriberConfig, TopicConfig
 from monitor.digest import (
     Candidate,
     Digest,
-    ItemKind,
+    DueKind,
     RenderedDigest,
     Snapshot,
     choose,
@@ -377,12 +377,14 @@ def run_deliver(config: Config, *, dry_run: bool = False, schedule: str | None =
 
 
 def due_items(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig, *,
-              now: datetime) -> list[tuple[Candidate, ItemKind]]:
-    """Everything ``sub`` has not received and is due, reserved or not, as what (new or
-    update): the delivery's own query and rule, without building a digest (no excerpts)."""
+              now: datetime) -> list[tuple[Candidate, DueKind]]:
+    """Everything ``sub`` has not received and is due, reserved or not, as what (new, update,
+    or possible when they keep that section): the delivery's own query and rule, without
+    building a digest (no excerpts)."""
     chosen, _, found = _candidates(conn, config, sub, now=now, include_reserved=True)
     topics = _topics(config, sub)
-    kinds = [(c, due_kind(c, topics, config.digest, chosen.since)) for c in found]
+    kinds = [(c, due_kind(c, topics, config.digest, chosen.since, possible=sub.possible))
+             for c in found]
     return [(c, k[0]) for c, k in kinds if k is not None]
 
 

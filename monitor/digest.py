@@ -210,7 +210,8 @@ def _body_change(before: Sequence[str], after: Sequence[str]) -> Change:
     return Change("body", first_old, first_new, summary)
 
 
-Due = tuple[Literal["new", "update", "possible"], Relevance, tuple[Change, ...]]
+DueKind = Literal["new", "update", "possible"]
+Due = tuple[DueKind, Relevance, tuple[Change, ...]]
 
 
 def due_kind(c: Candidate, topics: Sequence[TopicConfig], settings: DigestConfig,
