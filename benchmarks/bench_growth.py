@@ -212,10 +212,11 @@ def add_due(config: Config, count: int, now: datetime) -> None:
 
 
 def run_op(op: str, root: Path, site: str, smtp_port: int) -> dict[str, Any]:
-    from monitor.collect import collect_command
-    from monitor.deliver import deliver_command, preview_command
-    from monitor.pipeline import run_command
-    from monitor.status import status_command
+    from monitor.commands.collect import collect_command
+    from monitor.commands.deliver import deliver_command
+    from monitor.commands.preview import preview_command
+    from monitor.commands.run import run_command
+    from monitor.commands.status import status_command
 
     config = bench_config(root, site, smtp_port)
     sink = io.StringIO()

@@ -128,58 +128,58 @@ Handler = Callable[[argparse.Namespace, Callable[[], Config], TextIO], int]
 
 
 def _inspect(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.inspect import inspect_command
+    from monitor.commands.inspect import inspect_command
 
     return inspect_command(args.targets, as_json=args.json, generic=args.generic,
                            listing=args.listing, config=config, out=out)
 
 
 def _collect(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.collect import collect_command
+    from monitor.commands.collect import collect_command
 
     return collect_command(config(), dry_run=args.dry_run, baseline=args.baseline, out=out)
 
 
 def _deliver(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.deliver import deliver_command
+    from monitor.commands.deliver import deliver_command
 
     return deliver_command(config(), dry_run=args.dry_run, out=out)
 
 
 def _run(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.pipeline import run_command
+    from monitor.commands.run import run_command
 
     return run_command(config(), dry_run=args.dry_run, out=out)
 
 
 def _preview(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.deliver import preview_command
+    from monitor.commands.preview import preview_command
 
     return preview_command(config(), subscriber=args.subscriber, output=args.output,
                            text=args.text, out=out)
 
 
 def _status(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.status import status_command
+    from monitor.commands.status import status_command
 
     return status_command(config(), as_json=args.json, out=out)
 
 
 def _check(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.check import check_command
+    from monitor.commands.check import check_command
 
     return check_command(config(), network=args.network, test_alert=args.test_alert, out=out)
 
 
 def _serve(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.scheduler import serve_command
+    from monitor.commands.serve import serve_command
 
     _setup_logging(args, config())
     return serve_command(config(), out=out)
 
 
 def _demo(args: argparse.Namespace, config: Callable[[], Config], out: TextIO) -> int:
-    from monitor.demo import demo_command
+    from monitor.commands.demo import demo_command
 
     return demo_command(out=out, config=config)
 

@@ -1,4 +1,4 @@
-"""One delivery run, and the `monitor deliver` and `monitor preview` commands.
+"""One delivery run, and a preview of the next digest (the commands: ``monitor.commands``).
 
 A delivery, under the state lock:
 
@@ -20,8 +20,7 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal
 
 from monitor.config import Config, SubscriberConfig, TopicConfig
 from monitor.digest import (
@@ -37,12 +36,10 @@ from monitor.digest import (
     render,
 )
 from monitor.errors import (
-    ConfigError,
     MailError,
     PermanentMailError,
     StoreError,
     TemporaryMailError,
-    UsageError,
 )
 from monitor.extract.text import VN_TZ, format_local
 from monitor.mail import (
@@ -50,7 +47,6 @@ from monitor.mail import (
     as_bytes,
     build_message,
     envelope_sender,
-    inline_css,
     message_id,
     transport_for,
 )
@@ -399,67 +395,7 @@ def pending_counts(conn: sqlite3.Connection, config: Config, *,
     return counts
 
 
-# --- commands -----------------------------------------------------------------------------------
-
-
-_LABELS: dict[Status, str] = {
-    "sent": "sent", "resent": "SENT AGAIN (after an interrupted delivery)", "failed":
-    "NOT SENT, kept for the next delivery", "rejected": "REJECTED by the server",
-    "empty": "nothing new", "not-due": "not due", "skipped": "skipped",
-}
-
-
-def render_report(report: DeliverReport) -> str:
-    state = "FAILED" if report.exit_code else "OK"
-    head = "dry run, nothing sent or recorded" if report.dry_run else f"via {report.via}"
-    lines = [f"deliver {state} ({head})"]
-    if report.aborted:
-        lines.append(f"  stopped: {report.aborted}")
-    for o in report.outcomes:
-        label = _LABELS[o.status]
-        if report.dry_run and o.status == "sent":
-            label = "would send"
-        counts = ", ".join(part for part in (f"{o.new} new" if o.new else "",
-                                             f"{o.updates} updated" if o.updates else "") if part)
-        if o.status == "resent":
-            counts = f"{o.new} items" if o.new else ""
-        counts = f": {counts}" if counts else ""
-        line = f"  {o.subscriber}: {label}{counts}"
-        if o.status == "not-due" and o.next_due:
-            line += f" (next {o.next_due})"
-        lines.append(line)
-        if o.subject and o.status in ("sent", "resent", "failed", "rejected"):
-            lines.append(f"    subject: {o.subject}")
-        if o.where and not report.dry_run:
-            lines.append(f"    -> {o.where}")
-        if o.error:
-            lines.append(f"    error: {o.error}")
-    if not report.outcomes and not report.aborted:
-        lines.append("  no subscribers")
-    return "\n".join(lines) + "\n"
-
-
-def deliver_command(config: Config, *, dry_run: bool, out: TextIO,
-                    schedule: str | None = None) -> int:
-    if schedule is not None and schedule not in {s.name for s in config.schedules}:
-        raise UsageError(f"no schedule named {schedule!r}",
-                         hint="see [[schedules]] in the config")
-    report = run_deliver(config, dry_run=dry_run, schedule=schedule)
-    out.write(render_report(report))
-    return report.exit_code
-
-
-def _subscriber(config: Config, email: str | None) -> SubscriberConfig:
-    if not config.subscribers:
-        raise ConfigError("no [[subscribers]] in the config: nothing to preview",
-                          hint="add a [[subscribers]] table with email, topics and schedule")
-    if email is None:
-        return config.subscribers[0]
-    for sub in config.subscribers:
-        if sub.email.lower() == email.strip().lower():
-            return sub
-    known = ", ".join(s.email for s in config.subscribers)
-    raise UsageError(f"no subscriber {email!r}", hint=f"subscribers: {known}")
+# --- previews -----------------------------------------------------------------------------------
 
 
 def refresh_if_stale(config: Config, *, now: datetime) -> None:
@@ -482,25 +418,12 @@ def refresh_if_stale(config: Config, *, now: datetime) -> None:
         log.warning("preview uses the stored verdicts, not re-classified: %s", exc)
 
 
-def preview_command(config: Config, *, subscriber: str | None, output: str | None, text: bool,
-                    out: TextIO, now: datetime | None = None) -> int:
-    """The next digest of one subscriber, everything not yet received, as sent (not recorded)."""
-    sub = _subscriber(config, subscriber)
-    now = now or datetime.now(UTC)
+def preview(config: Config, sub: SubscriberConfig, *,
+            now: datetime) -> tuple[Digest, RenderedDigest]:
+    """The next digest of ``sub``, everything not yet received, as it would be sent (nothing is
+    recorded)."""
     refresh_if_stale(config, now=now)
     with db.open_state(config, write=False) as conn:
         digest = build_digest(conn, config, sub, now=now, include_reserved=True)
     digest = fitted(config, digest, now)
-    rendered = _build(config, digest, now)[0]
-    body = rendered.text if text else inline_css(rendered.html)
-    if output:
-        try:
-            Path(output).write_text(body, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}",
-                             hint="choose a writable --output path") from exc
-        out.write(f"preview for {sub.email}: {digest.count('new')} new, {digest.count('update')} "
-                  f"updated; subject: {rendered.subject}\nwritten to {output}\n")
-    else:
-        out.write(body)
-    return 0
+    return digest, _build(config, digest, now)[0]

@@ -15,14 +15,13 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
 
 import httpx
 
 from monitor.alerts import AlertReport
-from monitor.collect import CollectReport, collect, render_summary
+from monitor.collect import CollectReport, collect
 from monitor.config import Config
-from monitor.deliver import DeliverReport, DryTransport, deliver, render_report
+from monitor.deliver import DeliverReport, DryTransport, deliver
 from monitor.errors import MonitorError, StoreError
 from monitor.fetch_policy import Resolver
 from monitor.mail import Transport, transport_for
@@ -83,15 +82,3 @@ def _alerts(conn: sqlite3.Connection, config: Config, now: datetime,
     except (MonitorError, sqlite3.Error) as exc:
         log.error("operator alerts not evaluated: %s", exc)
         return None
-
-
-def run_command(config: Config, *, dry_run: bool, out: TextIO) -> int:
-    report = run_once(config, dry_run=dry_run)
-    if report.collect is not None:
-        out.write(render_summary(report.collect))
-    else:
-        out.write(f"collect FAILED: {report.collect_error}\n")
-    out.write(render_report(report.deliver))
-    for condition in report.alerts.active if report.alerts else ():
-        out.write(f"ALERT: {condition.title}\n")
-    return report.exit_code

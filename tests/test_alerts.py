@@ -18,10 +18,10 @@ from support.smtpsrv import Received, SmtpServer, delivery_toml
 from monitor.alerts import run_alerts
 from monitor.cli import main
 from monitor.collect import run_collect
+from monitor.commands.status import status_command
 from monitor.config import Config, loads
 from monitor.deliver import run_deliver
 from monitor.extract.text import format_local
-from monitor.status import status_command
 
 OPS = "ops@example.org"
 READER = "an@example.org"

@@ -18,10 +18,10 @@ from support.smtpsrv import SmtpServer
 from test_deliver import T0, all_titles, connect, make_config, store, titles
 
 from monitor.collect import run_collect
+from monitor.commands.demo import SampleSite, demo_config, serve
+from monitor.commands.status import gather
 from monitor.config import Config, TopicConfig
 from monitor.deliver import pending_counts, run_deliver
-from monitor.demo import SampleSite, demo_config, serve
-from monitor.status import gather
 from monitor.store import db, ledger, verdicts
 from monitor.store import verdicts as verdict_store
 
@@ -293,7 +293,7 @@ def test_retention_purges_old_text_and_versions_but_keeps_ids(tmp_path: Path,
 
 def test_a_preview_after_a_topic_change_shows_the_new_verdicts(tmp_path: Path,
                                                                judged: list[str]) -> None:
-    from monitor.deliver import preview_command
+    from monitor.commands.preview import preview_command
 
     config = make_config(tmp_path)
     store(config, 1, "Hợp nhất xã: bài một")

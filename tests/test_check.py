@@ -6,9 +6,9 @@ import io
 from dataclasses import replace
 from pathlib import Path
 
-from monitor.check import check_command
+from monitor.commands.check import check_command
+from monitor.commands.demo import SampleSite, demo_config, serve
 from monitor.config import SourceConfig
-from monitor.demo import SampleSite, demo_config, serve
 
 
 def test_check_validates_offline_and_tries_each_source_with_network(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 from support import make_config
 from support.sitesrv import Fault, FixtureSite, SiteServer
 
-from monitor.collect import CollectReport, render_summary, run_collect
+from monitor.collect import CollectReport, run_collect
+from monitor.commands.collect import render_summary
 from monitor.config import Config
 from monitor.store import articles as store
 from monitor.store import db

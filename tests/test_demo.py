@@ -6,7 +6,7 @@ import io
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from monitor.demo import demo_command
+from monitor.commands.demo import demo_command
 
 
 def test_demo_collects_delivers_and_tells_changed_from_new(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ from support.smtpsrv import delivery_toml
 
 from monitor import config as config_module
 from monitor.collect import run_collect
+from monitor.commands.status import gather, render_text
 from monitor.config import Config
 from monitor.extract.text import VN_TZ
 from monitor.scheduler import JobQueue, Jobs, Outcome, Recorder, Service, build, next_times
-from monitor.status import gather, render_text
 from monitor.store import db
 from monitor.store import jobs as job_store
 

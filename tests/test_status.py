@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from monitor.collect import run_collect
+from monitor.commands.demo import SampleSite, demo_config, serve
+from monitor.commands.status import status_command
 from monitor.deliver import run_deliver
-from monitor.demo import SampleSite, demo_config, serve
-from monitor.status import status_command
 
 
 def test_status_shows_items_waiting_per_subscriber_and_next_times(tmp_path: Path) -> None:

@@ -21,13 +21,13 @@ import pytest
 from support.smtpsrv import delivery_toml, free_port
 
 from monitor.cli import main
+from monitor.commands.status import status_command
 from monitor.config import Config, MailConfig, loads
 from monitor.deliver import run_deliver
 from monitor.errors import ConfigError
 from monitor.extract.text import VN_TZ
 from monitor.mail import as_bytes, build_message, list_unsubscribe
 from monitor.models import Article
-from monitor.status import status_command
 from monitor.store import db, unsubscribes
 from monitor.store.articles import Fetched, record_article
 from monitor.unsubscribe import signature, url_for

@@ -189,8 +189,10 @@ def _project_config(config: Callable[[], Config] | None) -> Config | None:
 
 def demo_command(*, out: TextIO, config: Callable[[], Config] | None = None,
                  workdir: Path | None = None) -> int:
-    from monitor.collect import render_summary, run_collect
-    from monitor.deliver import render_report, run_deliver
+    from monitor.collect import run_collect
+    from monitor.commands.collect import render_summary
+    from monitor.commands.deliver import render_report
+    from monitor.deliver import run_deliver
 
     root = workdir or Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     site = SampleSite()
