@@ -19,18 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import config_toml
 from support.sitesrv import FixtureSite, SiteServer
+from support.smtpsrv import free_port
 
 from monitor.metrics import Metrics
 from monitor.store.runs import RunCounts
 from monitor.web import Reply, Request, Routes, WebServer, service_routes
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:
