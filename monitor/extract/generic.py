@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from datetime import datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -302,13 +303,18 @@ def _copies(texts: list[str]) -> set[int]:
     _COPY_RUN blocks in a row and _COPY_CHARS characters; a paragraph said again alone (an
     event's blurb, a training plan's warm-up) is not a copy."""
     copies: set[int] = set()
-    if len(set(texts)) == len(texts):
+    counts = Counter(texts)
+    if len(counts) == len(texts):
         return copies
-    first: dict[str, list[int]] = {}
+    starts: dict[str, list[int]] = {}  # where each repeated text was seen first
     i = 0
     while i < len(texts):
+        text = texts[i]
+        if counts[text] < 2:
+            i += 1
+            continue
         best = 0
-        for start in first.get(texts[i], ()):
+        for start in starts.get(text, ()):
             run = 0
             while i + run < len(texts) and start + run < i and \
                     texts[start + run] == texts[i + run]:
@@ -318,7 +324,7 @@ def _copies(texts: list[str]) -> set[int]:
             copies.update(range(i, i + best))
             i += best
             continue
-        first.setdefault(texts[i], []).append(i)
+        starts.setdefault(text, []).append(i)
         i += 1
     return copies
 

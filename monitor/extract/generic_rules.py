@@ -9,6 +9,7 @@ matched with ``text.fold`` so that case and the two Vietnamese tone-mark placeme
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from monitor.extract.text import fold
@@ -156,9 +157,17 @@ _LEGAL = re.compile(
 _LEGAL_HEAD = 160  # characters: where a legal paragraph says what it is
 
 
+# A word each of _LEGAL's phrases holds: the pattern is tried only on a text that has one (most
+# texts have none, and the many-branched pattern costs ten times the look-ups).
+_LEGAL_WORDS = ("disclosure", "disclaimer", "copyright", "©", "affiliate", "amazon", "earn",
+                "commission", "rights", "cookie", "privacy", "terms", "chủ quản", "giấy phép",
+                "trách nhiệm", "bản quyền", "nguồn", "chính sách")
+
+
 def is_legal(text: str) -> bool:
     """Whether a paragraph is legal, disclosure or cookie text (by what it says first)."""
-    return bool(_LEGAL.search(text[:_LEGAL_HEAD].casefold()))
+    head = unicodedata.normalize("NFC", text[:_LEGAL_HEAD]).casefold()
+    return any(word in head for word in _LEGAL_WORDS) and bool(_LEGAL.search(head))
 
 
 def is_call_to_action(line: str) -> bool:
