@@ -402,7 +402,8 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     # First the prose under every element, the evidence a box word is judged against.
     voters: list[tuple[LexborNode, str, str, float]] = []
     prose_of = work.prose
-    chains: dict[int, list[int]] = {}
+    parents: dict[int, LexborNode] = {}
+    under: dict[int, float] = {}  # the prose of each paragraph's parent, from its paragraphs
     for para, text in _paragraphs(body, work.page_chars):
         length = len(text)
         if length < 25:
@@ -415,14 +416,14 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         weight = length * (1.0 - density)
         prose_of[para.mem_id] = prose_of.get(para.mem_id, 0.0) + weight
         parent = para.parent
-        if parent is None:
-            continue
-        # Paragraphs share their parents: each parent's chain of ancestors is walked once.
-        chain = chains.get(parent.mem_id)
-        if chain is None:
-            chain = chains[parent.mem_id] = _ancestors(parent, top_id)
-        for key in chain:
-            prose_of[key] = prose_of.get(key, 0.0) + weight
+        if parent is not None:
+            parents[parent.mem_id] = parent
+            under[parent.mem_id] = under.get(parent.mem_id, 0.0) + weight
+    # Paragraphs share their parents: each parent's chain of ancestors is walked once.
+    for key, parent in parents.items():
+        weight = under[key]
+        for up in _ancestors(parent, top_id):
+            prose_of[up] = prose_of.get(up, 0.0) + weight
     work.page_prose = prose_of.get(body.mem_id, 0.0)
     prose = 0.0
     for para, tag, text, density in voters:
