@@ -301,6 +301,16 @@ def test_a_paragraph_inside_an_in_content_ad_slot_is_kept() -> None:
     assert "vay nhanh" not in article.text
 
 
+def test_a_highlighted_code_comment_is_code_not_a_comment_section() -> None:
+    code = ("<pre><code class='language-bash hljs'><span class='hljs-comment'># tạo nhánh mới "
+            "từ nhánh hiện tại</span>\ngit checkout -b tinh-gon</code></pre>")
+    html = _page(f"<article><h1>Git</h1>{_paras(_ARTICLE[:2])}{code}{_paras(_ARTICLE[2:])}"
+                 "</article>")
+    article = extract_generic_html(html, "https://example.vn/a.html")
+    assert "# tạo nhánh mới từ nhánh hiện tại" in article.text
+    assert not any("hljs" in r.reason or "comment" in r.reason for r in article.removed)
+
+
 def test_a_trailing_related_heading_drops_its_box_not_the_article() -> None:
     html = _page(f"<div class='wrap'><div class='entry'>{_paras()}<h3>Bài viết liên quan</h3>"
                  f"</div><ul class='links'>{_TEASERS}</ul></div>")

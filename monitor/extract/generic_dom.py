@@ -231,9 +231,11 @@ def _holds_article(node: LexborNode, work: Work, within: LexborNode | None = Non
 
 def prune_boxes(root: LexborNode, work: Work) -> None:
     """Remove the parts of the container whose class or id names boilerplate."""
+    # In code, classes name syntax ("hljs-comment", "token comment"), not boxes.
+    code = {node.mem_id for node in root.css("pre [class], code [class]")}
     for node in reversed(root.css("[class], [id]")):
         word = _class_word(node, work)
-        if word is None:
+        if word is None or node.mem_id in code:
             continue
         # A comment section is dropped even when it is long: that is where long ones are.
         if word.startswith("comment") or word == "disqus":
