@@ -3,7 +3,9 @@
 1. Steady state: after a cold run over 3 listing pages and 40 articles, a second run with
    nothing changed. Goal: one conditional request per listing page read, and nothing else
    outside the re-check window. Measured twice: every article older than ``recheck_hours``,
-   then with the fixture's 16 of 40 articles inside the window (one conditional GET each).
+   then with the fixture's 16 of 40 articles inside the window (re-checked at set ages after
+   publication, not at every run: none is due right after the cold run; over days, see
+   bench_inbox.py).
 2. Cold run: 60 articles, 100 ms of simulated latency per request, under the politeness
    settings; the wall time is shown next to the bound those settings impose on one host:
    requests / allowed rate, the rate being one request per (min_delay + jitter / 2) seconds.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("bench_extract.py", "eval_generic.py", "bench_collect.py", "relevance_report.py",
-           "bench_growth.py", "bench_classify.py")
+           "bench_growth.py", "bench_classify.py", "bench_inbox.py")
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ from support.sitesrv import Fault, FixtureSite, SiteServer
 
 from monitor.collect import CollectReport, run_collect
 from monitor.commands.collect import render_summary
-from monitor.config import Config
+from monitor.config import Config, FetchConfig, loads
 from monitor.store import articles as store
 from monitor.store import db
 from monitor.store import runs as run_store
@@ -126,6 +126,29 @@ def test_a_new_article_is_found_and_only_it_is_new(config: Config, site: Fixture
     report = run_collect(config)
     assert [c.ident for c in report.changes] == [str(added.id)]
     assert report.changes[0].kind == "new"
+
+
+def test_a_quiet_hour_at_a_5_minute_interval_costs_at_most_13_requests(tmp_path: Path) -> None:
+    """Nothing published, nothing young: with the default politeness, 12 collects in an hour
+    send one conditional request each (the listing), and the deeper read comes every 6 h."""
+    quiet = FixtureSite(articles_count=40, per_page=14, newest_age=timedelta(hours=72))
+    start = datetime.now(UTC)
+    with SiteServer(quiet) as server:
+        run_collect(make_config(tmp_path, server.base), now=start)  # the archive, known
+        polite = make_config(tmp_path, server.base, fetch={
+            "min_delay_seconds": 2.0, "jitter_seconds": 1.0, "concurrency": 2,
+            "timeout_seconds": 20.0})
+        shipped = FetchConfig()
+        assert (polite.fetch.min_delay_seconds, polite.fetch.jitter_seconds,
+                polite.fetch.concurrency) == (shipped.min_delay_seconds,
+                                              shipped.jitter_seconds, shipped.concurrency)
+        assert loads("[serve]\ncollect_every_minutes = 5\n").serve.collect_every_minutes == 5
+        quiet.reset_log()
+        for k in range(1, 13):
+            run_collect(polite, now=start + k * timedelta(minutes=5))
+        hits = quiet.hits
+    assert len(hits) <= 13
+    assert [h.path for h in hits] == ["/xay-dung-dang"] * 12
 
 
 def test_a_collect_after_one_new_article_makes_two_requests(config: Config,

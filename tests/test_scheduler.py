@@ -65,7 +65,8 @@ def runs_of(config: Config) -> dict[str, job_store.JobRun]:
 
 def site_config(tmp_path: Path, base_url: str, *, schedule: str = "daily",
                 lock_timeout: float = 2.0) -> Config:
-    base = config_toml(base_url, state={"lock_timeout_seconds": lock_timeout}) + PARTY
+    base = (config_toml(base_url, state={"lock_timeout_seconds": lock_timeout}) + PARTY
+            + '\n[alerts]\nrecipients = ["ops@example.org"]\n')
     text = delivery_toml(base=base, subscribers=[
         {"email": "an@example.org", "schedule": schedule, "topics": ["xdd"],
          "since": "2020-01-01T00:00:00+07:00"}])
@@ -183,12 +184,23 @@ def test_a_digest_that_cannot_start_is_retried_shown_missed_and_never_recorded_d
                               missed_after=timedelta(seconds=0.3),
                               slots=[("daily", DateTrigger(datetime.now(UTC)))],
                               first_collect=datetime.now(UTC) + timedelta(hours=1))
-            service.queue.on_missed = lambda job, slot, detail: missed.append(job)
+            alert = service.queue.on_missed
+            assert alert is not None
+
+            def on_missed(job: str, slot: datetime, detail: str) -> None:
+                assert alert is not None
+                alert(job, slot, detail)
+                missed.append(job)
+
+            service.queue.on_missed = on_missed
             service.start()
             wait_for(lambda: missed == ["deliver daily"])
             shown = render_text(gather(config))
             assert "deliver daily" not in runs_of(config)  # never recorded as run
             assert list((tmp_path / "state").glob("outbox/*.eml")) == []
+            [mail] = (tmp_path / "state" / "alerts").glob("*.eml")  # the operator is told
+            subject = BytesParser(policy=policy.default).parsebytes(mail.read_bytes())["Subject"]
+            assert "deliver daily missed its slot" in str(subject)
         # The other run ends: the missed digest still runs, late, and says so.
         try:
             wait_for(lambda: "deliver daily" in runs_of(config))

@@ -126,10 +126,11 @@ class FixtureSite:
 
     # --- knobs --------------------------------------------------------------------------
 
-    def add(self, *, age: timedelta = timedelta(minutes=5)) -> Article:
-        """A new article, published ``age`` ago (the newest by default)."""
+    def add(self, *, age: timedelta = timedelta(minutes=5), at: datetime | None = None) -> Article:
+        """A new article, published ``age`` ago (the newest by default), or ``at`` that time
+        (a simulated clock)."""
         with self._lock:
-            article = self._make(datetime.now(UTC) - age)
+            article = self._make(at or datetime.now(UTC) - age)
             self.articles.append(article)
             self.articles.sort(key=lambda a: a.published, reverse=True)
             return article
