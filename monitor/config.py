@@ -366,7 +366,8 @@ class DigestConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
-    # At least 5: a shorter interval only hammers the site (new articles come every few hours).
+    # At least 5: a quiet collect is one conditional request (12 an hour at 5 min); shorter
+    # would buy little, new articles come every hour or two.
     collect_every_minutes: int = bounded(30, min=5, max=1440)
     # After this many consecutive failures of a source, `monitor status` marks it ALERT.
     alert_after_failures: int = bounded(3, min=1, max=1000)
