@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="write the HTML (or text) here")
     p.add_argument("--text", action="store_true", help="the plain-text part instead of HTML")
 
-    p = sub.add_parser("status", help="last runs, health, pending items, next times")
+    p = sub.add_parser("status", help="last runs, health, pending items, next times, alerts; "
+                       "exits 1 while an alert condition holds")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("check", help="validate the config")
     p.add_argument("--network", action="store_true", help="also try SMTP login and each source")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from monitor.config import Config, loads
 from monitor.deliver import run_deliver
 from monitor.extract.text import format_local
 
+ROOT = Path(__file__).resolve().parents[1]
 OPS = "ops@example.org"
 READER = "an@example.org"
 
@@ -206,18 +209,36 @@ def test_a_missed_slot_alerts_until_the_job_runs_again(tmp_path: Path, site: Fix
     assert len(to_ops(smtp)) == 2 and subjects(smtp)[1].startswith("[monitor resolved]")
 
 
-def test_monitor_run_from_cron_alerts_too(tmp_path: Path, site: FixtureSite,
-                                          smtp: SmtpServer) -> None:
+def test_monitor_run_from_cron_alerts_too_and_a_restart_repeats_nothing(
+        tmp_path: Path, site: FixtureSite, smtp: SmtpServer) -> None:
     with SiteServer(site) as server:
         alert_config(tmp_path, server.base, smtp.port)
         site.fault(SECTION, Fault("status", status=500), times=None)
-        cfg = str(tmp_path / "config.toml")
         outputs = []
-        for _ in range(3):
-            out, err = io.StringIO(), io.StringIO()
-            assert main(["--config", cfg, "run"], out=out, err=err) == 1
-            outputs.append(out.getvalue())
+        for _ in range(3):  # each run a process of its own: the alert state is in the file
+            done = subprocess.run(
+                [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"),
+                 "run"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            outputs.append(done.stdout)
     assert "ALERT" not in outputs[0]
     assert "ALERT: source xay-dung-dang failed 2 runs in a row" in outputs[1]
+    assert "ALERT: source xay-dung-dang failed 3 runs in a row" in outputs[2]
     (alert,) = to_ops(smtp)  # the third run is the same spell: no second mail
     assert "source xay-dung-dang" in str(alert.message["Subject"])
+
+
+def test_a_recipient_rejected_for_good_alerts_the_operator(
+        tmp_path: Path, site: FixtureSite, smtp: SmtpServer) -> None:
+    with SiteServer(site) as server:
+        config = alert_config(tmp_path, server.base, smtp.port)
+        for a in site.articles:
+            a.title = f"Sắp xếp bộ máy: {a.title}"
+        run_collect(config)
+    smtp.handler.rcpt_replies[READER] = "550 5.1.1 no such user"
+    assert run_deliver(config).outcomes[0].status == "rejected"
+    run_alerts(config)
+    (alert,) = to_ops(smtp)
+    assert str(alert.message["Subject"]) == (
+        f"[monitor ALERT] the mail server rejected the digest to {READER}")
+    assert "550 5.1.1 no such user" in body(alert) and f"Fix or remove {READER}" in body(alert)
