@@ -193,8 +193,11 @@ def test_a_box_word_in_the_articles_own_wrapper_does_not_prune_it(wrapper: str) 
     assert "Tin liên quan số 1" not in article.text  # the real sidebar still goes
 
 
-def test_an_article_split_over_sibling_parts_of_a_box_named_class_is_read_whole() -> None:
+def test_an_article_split_over_parts_of_a_box_named_class_is_read_whole() -> None:
     parts = "".join(f"<div class='content-nav-section'><p>{t}</p></div>" for t in _ARTICLE)
+    # The first one a level deeper than the others: one kind of part, wherever each sits.
+    parts = f"<div class='bg-white'>{parts[: parts.index('</div>') + 6]}</div>" + \
+        parts[parts.index("</div>") + 6 :]
     html = _page(f"<main><div class='body-content'>{parts}</div></main>",
                  f"<div class='related-box'><ul>{_TEASERS}</ul></div>")
     article = extract_generic_html(html, "https://example.vn/a.html")

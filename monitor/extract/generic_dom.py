@@ -105,6 +105,8 @@ class Work:
     # The prose under each element (by mem_id): its paragraphs' text less their links.
     prose: dict[int, float] = field(default_factory=dict)
     page_prose: float = 0.0
+    root: LexborNode | None = None  # the page's body, once choose_container has it
+    kinds: dict[str, float] = field(default_factory=dict)
     top_score: float = 0.0
     second_score: float = 0.0
     semantic: bool = False
@@ -210,15 +212,8 @@ def _holds_article(node: LexborNode, work: Work, within: LexborNode | None = Non
     parent = node.parent
     if parent is None:
         return False
-    if cls := node.attributes.get("class"):
-        group = 0.0
-        child = parent.child
-        while child is not None:
-            if child.tag == node.tag and child.attributes.get("class") == cls:
-                group += prose.get(child.mem_id, 0.0)
-            child = child.next
-        if group >= need:
-            return True
+    if (cls := node.attributes.get("class")) and _kind_prose(node.tag or "", cls, work) >= need:
+        return True
     up: LexborNode | None = parent
     for _ in range(3):
         if up is None or (outer := prose.get(up.mem_id, 0.0)) * _NEARLY_ALL > own:
@@ -227,6 +222,23 @@ def _holds_article(node: LexborNode, work: Work, within: LexborNode | None = Non
             return True
         up = up.parent
     return False
+
+
+def _kind_prose(tag: str, cls: str, work: Work) -> float:
+    """The prose of all the page's parts of one tag and class (memoised per page): an article
+    set in several "content-nav-section"s, wherever the layout puts each."""
+    key = f"{tag} {cls}"
+    if (found := work.kinds.get(key)) is not None:
+        return found
+    total = 0.0
+    if work.root is not None and '"' not in cls and "\\" not in cls:
+        try:
+            parts = work.root.css(f'{tag}[class="{cls}"]')
+        except Exception:  # a class value Lexbor's selector parser refuses
+            parts = []
+        total = sum(work.prose.get(part.mem_id, 0.0) for part in parts)
+    work.kinds[key] = total
+    return total
 
 
 def prune_boxes(root: LexborNode, work: Work) -> None:
@@ -403,6 +415,7 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
     top_id = body.parent.mem_id if body.parent is not None else -1
     # First the prose under every element, the evidence a box word is judged against.
     voters: list[tuple[LexborNode, str, str, float]] = []
+    work.root = body
     prose_of = work.prose
     parents: dict[int, LexborNode] = {}
     under: dict[int, float] = {}  # the prose of each paragraph's parent, from its paragraphs
