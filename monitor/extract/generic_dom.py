@@ -318,14 +318,33 @@ def _tag_weight(node: LexborNode) -> float:
     return weight
 
 
-def _ancestors(node: LexborNode, stop: int) -> list[int]:
-    """The mem_ids of ``node`` and its ancestors, up to (without) the one whose id is ``stop``."""
-    chain = []
-    up: LexborNode | None = node
-    while up is not None and (key := up.mem_id) != stop:
-        chain.append(key)
-        up = up.parent
-    return chain
+def _add_up(
+    starts: dict[int, LexborNode], weights: dict[int, float], stop: int, totals: dict[int, float]
+) -> None:
+    """Add each start's weight to it and to every ancestor below ``stop`` (by mem_id). Each
+    ancestor is visited once however many starts share it (a page of 10,000 paragraphs at
+    depth 2,000 costs the size of its tree, not their product): the walk records the tree it
+    meets, then sums it from the leaves up."""
+    parent_of: dict[int, int] = {}
+    children: dict[int, int] = {}
+    for key, node in starts.items():
+        up = node.parent
+        while key not in parent_of and up is not None and (above := up.mem_id) != stop:
+            parent_of[key] = above
+            children[above] = children.get(above, 0) + 1
+            key, up = above, up.parent
+    sums = dict(weights)
+    ready = [key for key in parent_of if key not in children]
+    ready += [key for key in weights if key not in parent_of and key not in children]
+    while ready:
+        key = ready.pop()
+        value = sums.get(key, 0.0)
+        totals[key] = totals.get(key, 0.0) + value
+        if (above := parent_of.get(key)) is not None:
+            sums[above] = sums.get(above, 0.0) + value
+            children[above] -= 1
+            if children[above] == 0:
+                ready.append(above)
 
 
 _PARAGRAPH_TAGS = frozenset(("p", "pre", "td", "blockquote"))
@@ -434,11 +453,7 @@ def choose_container(body: LexborNode, work: Work) -> LexborNode:
         if parent is not None:
             parents[parent.mem_id] = parent
             under[parent.mem_id] = under.get(parent.mem_id, 0.0) + weight
-    # Paragraphs share their parents: each parent's chain of ancestors is walked once.
-    for key, parent in parents.items():
-        weight = under[key]
-        for up in _ancestors(parent, top_id):
-            prose_of[up] = prose_of.get(up, 0.0) + weight
+    _add_up(parents, under, top_id, prose_of)
     work.page_prose = prose_of.get(body.mem_id, 0.0)
     prose = 0.0
     for para, tag, text, density in voters:
