@@ -340,11 +340,11 @@ def _add_up(
         key = ready.pop()
         value = sums.get(key, 0.0)
         totals[key] = totals.get(key, 0.0) + value
-        if (above := parent_of.get(key)) is not None:
-            sums[above] = sums.get(above, 0.0) + value
-            children[above] -= 1
-            if children[above] == 0:
-                ready.append(above)
+        if (owner := parent_of.get(key)) is not None:
+            sums[owner] = sums.get(owner, 0.0) + value
+            children[owner] -= 1
+            if children[owner] == 0:
+                ready.append(owner)
 
 
 _PARAGRAPH_TAGS = frozenset(("p", "pre", "td", "blockquote"))
