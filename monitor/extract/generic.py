@@ -70,6 +70,7 @@ _COMPACT = re.compile(r"[^a-z0-9]")
 # Two to five capitalised words, no digits, no sentence end: a name signing the article.
 _SIGNATURE = re.compile(r"^(?=.{3,40}$)(?:[^\W\d_a-zđ][^\s\d]*\s+){1,4}[^\W\d_a-zđ][^\s\d.!?:]*$")
 _COPY_RUN, _COPY_CHARS = 3, 200  # what a copy of the article's text is at least
+_COPY_STARTS = 4  # the first places of a repeated text where a copied run may start
 _TIME_SELECTOR = ("time, [class*=publish], [class*=date], [class*=time], [itemprop=datePublished], "
                   "[class*=ngay]")
 
@@ -324,7 +325,9 @@ def _copies(texts: list[str]) -> set[int]:
             copies.update(range(i, i + best))
             i += best
             continue
-        starts.setdefault(text, []).append(i)
+        seen = starts.setdefault(text, [])
+        if len(seen) < _COPY_STARTS:  # a line repeated thousands of times costs no more
+            seen.append(i)
         i += 1
     return copies
 
