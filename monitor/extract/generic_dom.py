@@ -51,6 +51,7 @@ _LEAD_ID_PARTS = ("sapo", "lead", "brief", "summary", "desc")
 # A part holding more than this share of the page's text is a wrapper, whatever its class says.
 _WRAPPER_SHARE = 0.5
 _NEARLY_ALL = 0.9
+_KIND_LOOKUPS = 16
 _AD_LINKS = 0.1  # the most link text an ad slot holding the article's paragraphs has
 _PANEL_ROLES = frozenset(("region", "tabpanel"))
 _REGION_SHARE = 0.6  # below this share of its main region's prose, a part is only a section
@@ -231,7 +232,9 @@ def _kind_prose(tag: str, cls: str, work: Work) -> float:
     if (found := work.kinds.get(key)) is not None:
         return found
     total = 0.0
-    if work.root is not None and '"' not in cls and "\\" not in cls:
+    # Each look-up walks the page: a page of thousands of box-named classes gets a few.
+    if work.root is not None and len(work.kinds) < _KIND_LOOKUPS and '"' not in cls and \
+            "\\" not in cls:
         try:
             parts = work.root.css(f'{tag}[class="{cls}"]')
         except Exception:  # a class value Lexbor's selector parser refuses
