@@ -12,8 +12,11 @@ one of the ``FetchError`` family (see ``monitor/errors.py``). What it does on th
   5xx, honouring Retry-After, bounded by ``[fetch] retries`` and ``max_retry_seconds``;
 - limits: timeouts, ``max_bytes`` enforced while the body streams in, content type checked;
 - redirects followed by hand, one hop at a time, each checked like the first URL;
-- a 403/503 carrying a captcha or challenge is ``BlockedError``, and the host is not asked again
-  during the run: a site that is pushing back must not be pushed harder.
+- a challenge or block page is ``BlockedError`` whatever its status (a 403/429/503 with a captcha
+  or challenge marker; a 200 with a challenge header, a challenge-only marker, or a challenge
+  title on a page too small to be an article: ``fetch_response.challenge``), and the host is not
+  asked again during the run, requests already queued included: a site that is pushing back
+  must not be pushed harder.
 """
 
 from __future__ import annotations
@@ -48,11 +51,11 @@ from monitor.fetch_policy import (
     origin_of,
 )
 from monitor.fetch_response import (
-    CHALLENGE_MARKERS,
     Accept,
     FetchStats,
     Response,
     Validators,
+    challenge,
     check_type,
     media_type,
     read_capped,
@@ -173,9 +176,7 @@ class Fetcher:
         current = url
         for hop in range(MAX_REDIRECTS + 1):
             host = self._guard.check_host(current)
-            if host in self._blocked:
-                raise BlockedError(f"{host} blocked an earlier request of this run "
-                                   f"({self._blocked[host]}); not asked again", url=current)
+            self._stop_if_blocked(current, host)
             await self._guard.check_address(current)
             if obey_robots:
                 await self._check_robots(current)
@@ -229,8 +230,13 @@ class Fetcher:
         headers = {"Accept": _ACCEPT_HEADER[accept]}
         if validators:
             headers.update(validators.headers())
+        self._stop_if_blocked(url, host)
         async with self._slots:
+            # Checked again after each wait: a request queued behind the one that met the
+            # block must not go out.
+            self._stop_if_blocked(url, host)
             await self._polite(host)
+            self._stop_if_blocked(url, host)
             self.stats.requests += 1
             try:
                 # httpx's timeout bounds each read; this bounds a body that trickles in.
@@ -261,16 +267,9 @@ class Fetcher:
         if status == 304:
             self.stats.not_modified += 1
             return to_response(url, resp, b"")
-        if status in (403, 503):
-            sniff = (await read_capped(resp, _SNIFF_BYTES, url, refuse=False)).lower()
-            marker = next((m for m in CHALLENGE_MARKERS if m in sniff), None)
-            if marker is not None:
-                reason = f"HTTP {status} with a challenge page ({marker.decode()!r})"
-                self._blocked[host] = reason
-                raise BlockedError(
-                    f"the site answered {reason}", url=url,
-                    hint="the site is blocking automated requests; slow down [fetch] or ask "
-                    "the site for access; no request goes to this host until the next run")
+        if status in (403, 429, 503):
+            sniff = await read_capped(resp, _SNIFF_BYTES, url, refuse=False)
+            self._check_challenge(url, host, challenge(status, resp.headers, sniff))
         if status in _RETRY_STATUSES:
             raise _Retry(f"HTTP {status}", retry_after(resp.headers.get("retry-after")))
         if not 200 <= status < 300:
@@ -282,7 +281,23 @@ class Fetcher:
             raise TooLarge(f"the body is {int(declared):,} bytes, over max_bytes ({limit:,})",
                            url=url, hint="raise [fetch] max_bytes if the page is genuine")
         body = await read_capped(resp, limit, url, refuse=accept != "robots")
+        if accept != "robots":
+            self._check_challenge(url, host, challenge(status, resp.headers, body))
         return to_response(url, resp, body)
+
+    def _check_challenge(self, url: str, host: str, reason: str | None) -> None:
+        if reason is None:
+            return
+        self._blocked[host] = reason
+        raise BlockedError(
+            f"the site answered {reason}", url=url,
+            hint="the site is blocking automated requests; slow down [fetch] or ask the site "
+            "for access; no request goes to this host until the next run")
+
+    def _stop_if_blocked(self, url: str, host: str) -> None:
+        if host in self._blocked:
+            raise BlockedError(f"{host} blocked an earlier request of this run "
+                               f"({self._blocked[host]}); not asked again", url=url)
 
     async def _polite(self, host: str) -> None:
         """Wait until this host may get its next request (delay counted between starts)."""

@@ -6,6 +6,7 @@ Split from ``fetch.py`` (which decides when and whether to ask); nothing here se
 from __future__ import annotations
 
 import email.utils
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -19,12 +20,33 @@ Accept = Literal["html", "xml", "robots"]
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 XML_TYPES = frozenset({"application/xml", "text/xml", "application/rss+xml",
                        "application/atom+xml", "application/rdf+xml"})
-# Words of the pages CDNs and anti-bot services answer with instead of the site.
+# Words of the pages CDNs and anti-bot services answer with instead of the site. On a refusal
+# (403, 429, 503) any of them is enough.
 CHALLENGE_MARKERS = (
     b"captcha", b"cf-challenge", b"challenge-platform", b"cf-browser-verification",
     b"cf_chl_", b"just a moment", b"attention required", b"ddos-guard", b"ddos protection",
     b"access denied", b"are you a robot", b"verify you are human", b"bot verification",
 )
+# On a 200 they must be specific: an article may mention a captcha, and Cloudflare injects its
+# challenge-platform script into ordinary pages. These occur only on the challenge pages.
+CHALLENGE_ONLY_MARKERS = (
+    b"cf_chl_opt", b"cf-browser-verification", b"captcha-delivery.com", b"px-captcha",
+    b"sgcaptcha", b"cf-error-details", b"sucuri_cloudproxy_js", b"incapsula incident id",
+)
+# Their titles (lower case, as the page starts); trusted on a small page only, where no article
+# with such a headline would fit.
+CHALLENGE_TITLES = (
+    "just a moment", "attention required", "access denied", "ddos-guard", "please wait",
+    "checking your browser", "verifying you are human", "verify you are human", "security check",
+    "captcha", "are you a robot", "pardon our interruption", "request rejected",
+    "bot verification", "one more step", "you have been blocked", "sucuri website firewall",
+    "web page blocked", "site blocked",
+)
+CHALLENGE_PAGE_MAX = 48 * 1024
+CHALLENGE_TEXT_MAX = 1500  # bytes of readable text: a wall says a sentence or two, not an article
+# Headers the services set on the challenge itself, whatever its status.
+CHALLENGE_HEADERS = {"cf-mitigated": (), "x-amzn-waf-action": ("captcha", "challenge", "block")}
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.S | re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,44 @@ def to_response(url: str, resp: httpx.Response, body: bytes) -> Response:
         content_type=media_type(resp), charset=resp.charset_encoding,
         etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
     )
+
+
+def challenge(status: int, headers: httpx.Headers, body: bytes) -> str | None:
+    """Why this answer is an anti-bot wall rather than the site's page, or None.
+
+    ``body`` may be the first bytes only. A refusal (403, 429, 503) needs one of the broad
+    markers; a success needs a challenge header, a marker found only on challenge pages, or a
+    challenge title on a page too small to be an article.
+    """
+    for name, values in CHALLENGE_HEADERS.items():
+        value = headers.get(name, "").strip().lower()
+        if value and (not values or value in values):
+            return f"HTTP {status} with {name}: {value}"
+    sniff = body[:_SNIFF].lower()
+    if status in (403, 429, 503):
+        marker = next((m for m in CHALLENGE_MARKERS if m in sniff), None)
+        if marker is not None:
+            return f"HTTP {status} with a challenge page ({marker.decode()!r})"
+        return None
+    marker = next((m for m in CHALLENGE_ONLY_MARKERS if m in sniff), None)
+    if marker is not None:
+        return f"HTTP {status} with a challenge page ({marker.decode()!r})"
+    found = _TITLE.search(sniff)
+    if found and len(body) <= CHALLENGE_PAGE_MAX and _text_len(sniff) <= CHALLENGE_TEXT_MAX:
+        title = " ".join(found.group(1).decode("utf-8", "replace").split())
+        if title.startswith(CHALLENGE_TITLES):
+            return f"HTTP {status} with a challenge page titled {title[:60]!r}"
+    return None
+
+
+_SNIFF = 64 * 1024
+_SCRIPTS = re.compile(rb"<(script|style)\b.*?</\1\s*>", re.S | re.I)
+_TAGS = re.compile(rb"<[^>]*>")
+
+
+def _text_len(html: bytes) -> int:
+    """Roughly how much readable text a page holds (scripts, styles and tags removed)."""
+    return len(b" ".join(_TAGS.sub(b" ", _SCRIPTS.sub(b" ", html)).split()))
 
 
 def retry_after(value: str | None) -> float | None:

@@ -63,7 +63,7 @@ class Fault:
     page), ``reset`` (half the body, then the connection closes), ``redirect`` (to
     ``location``), ``huge`` (``size`` bytes; ``declare`` sends Content-Length), ``type``
     (the page as ``content_type``), ``block`` (``status`` with a captcha page), ``body``
-    (``content`` with ``content_type``).
+    (``content`` with ``content_type``, status 200). ``headers`` go with ``block`` and ``body``.
     """
 
     kind: str
@@ -75,6 +75,7 @@ class Fault:
     declare: bool = True
     content_type: str = "text/html; charset=utf-8"
     content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -329,12 +330,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(fault.status, "text/html", b"<html><body>error</body></html>",
                               extra)
         if fault.kind == "block":
-            return self._send(fault.status, "text/html", _BLOCK_PAGE)
+            return self._send(fault.status, "text/html", _BLOCK_PAGE, fault.headers)
         if fault.kind == "redirect":
             return self._send(fault.status if fault.status in (301, 302, 307, 308) else 302,
                               "text/html", b"", {"Location": fault.location})
         if fault.kind == "body":
-            return self._send(200, fault.content_type, fault.content)
+            return self._send(200, fault.content_type, fault.content, fault.headers)
         if fault.kind == "huge":
             return self._huge(fault)
         assert page is not None, f"fault {fault.kind} needs an existing page: {path}"
