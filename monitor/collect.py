@@ -37,12 +37,13 @@ import httpx
 from monitor.config import Config, SourceConfig, StateConfig
 from monitor.errors import (
     BlockedError,
+    ExtractError,
     FetchError,
     MonitorError,
     NotAnArticle,
     RefusedError,
 )
-from monitor.extract import extract_article
+from monitor.extract import extract_article, page
 from monitor.fetch import Fetcher, Response, Validators
 from monitor.fetch_policy import ROBOTS_TTL, Resolver
 from monitor.models import Article
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 # A page refused by policy, or that holds no article, is not asked for again before this.
 REFUSED_RETRY = timedelta(hours=24)
+CUT_SHORT = "page cut short"
 # A re-check the monitor could not make in time (stopped, busy) is still made this late, no later.
 RECHECK_GRACE = timedelta(hours=12)
 
@@ -74,6 +76,8 @@ class Job:
     baseline: bool = False
     validators: Validators | None = None
     published_hint: datetime | None = None
+    # Why the previous attempt of a pending ref failed: a page cut short twice is stored.
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class JobResult:
     recorded: Recorded | None = None
     error: str | None = None
     html: bytes | None = None  # kept only for a page the profile missed (the markup alert)
+    warnings: tuple[str, ...] = ()  # stored, but the operator should know (a cut page, charset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +247,8 @@ def plan(conn: sqlite3.Connection, discoveries: Sequence[Discovery], *, now: dat
     for pending in store.due_pending(conn, now=now):
         jobs[pending.ident] = Job(pending.ident, pending.url, pending.source, "new",
                                   baseline=pending.baseline or baseline,
-                                  published_hint=pending.published_at)
+                                  published_hint=pending.published_at,
+                                  last_error=pending.last_error)
     listed: dict[str, datetime | None] = {}
     for discovery in discoveries:
         for ref in discovery.refs:
@@ -311,6 +317,17 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
     if response.not_modified:
         store.record_not_modified(conn, job.ident, job.url, now=now)
         return JobResult(job, "not_modified")
+    # A page that is empty or cut short says nothing about the article: asked for again on the
+    # next run (not a day later, as a refusal is); cut short again, it is stored, with a warning.
+    if empty := page.emptiness(response.body):
+        return _failed(conn, job, "failed", NotAnArticle(f"{empty}; asked again next run"),
+                       retry_at=now)
+    warnings: tuple[str, ...] = ()
+    if cut := page.truncation(response.body):
+        if job.kind != "new" or CUT_SHORT not in (job.last_error or ""):
+            return _failed(conn, job, "failed", ExtractError(
+                f"{CUT_SHORT}: {cut}; asked again next run"), retry_at=now)
+        warnings = (f"stored although {CUT_SHORT} again on the retry: {cut}",)
     try:
         article = extract_article(response.body, response.final_url,
                                   selectors=config.site.selectors or None,
@@ -322,6 +339,14 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
     except Exception as exc:  # an extractor bug must not stop the run
         log.exception("extracting %s failed", job.url)
         return _failed(conn, job, "failed", exc, retry_at=now)
+    if not article.title or not article.body:
+        # Never stored: a digest item without a headline or text misleads more than a gap.
+        missing = " and ".join(n for n, v in (("title", article.title), ("body", article.body))
+                               if not v)
+        failed = _failed(conn, job, "not_article", NotAnArticle(f"no {missing} found"),
+                         retry_at=now + REFUSED_RETRY)
+        return replace(failed, html=response.body)
+    warnings += tuple(w for w in article.warnings if w.startswith("declared "))
     fetched = Fetched(url=response.final_url, etag=response.etag,
                       last_modified=response.last_modified, content_type=response.content_type,
                       body=response.body)
@@ -333,8 +358,10 @@ async def _process(job: Job, fetcher: Fetcher, conn: sqlite3.Connection, config:
                         article.body, config.topics)
     log.info("%s: %s (v%d) %s", recorded.kind, job.ident, recorded.version, job.url)
     whole = article.extractor == "profile" and article.title and article.body
+    for warning in warnings:
+        log.warning("%s: %s", job.url, warning)
     return JobResult(job, recorded.kind, article=article, recorded=recorded,
-                     html=None if whole else response.body)
+                     html=None if whole else response.body, warnings=warnings)
 
 
 def _failed(conn: sqlite3.Connection, job: Job, result: Result, exc: BaseException, *,
@@ -376,6 +403,7 @@ def _tally(discoveries: Sequence[Discovery], results: Sequence[JobResult], reque
     errors += [RunError(r.job.url, "not-an-article" if r.result == "not_article" else r.result,
                         r.error or "")
                for r in results if r.result in ("failed", "blocked", "refused", "not_article")]
+    errors += [RunError(r.job.url, "warning", w) for r in results for w in r.warnings]
     pages = [p for d in discoveries for p in d.pages]
     counts = RunCounts(
         pages_fetched=sum(p.status == "fetched" for p in pages)
@@ -427,6 +455,11 @@ def _outcome(counts: RunCounts, discoveries: Sequence[Discovery]) -> str:
     if discoveries and all(not d.refs and d.count("fetched") + d.count("not_modified") == 0
                            for d in discoveries):
         return "failed"
+    # A listing, sitemap or feed that was read yet lists nothing: the site changed or answered
+    # with something else; the run says nothing about new articles there.
+    empty = [d for d in discoveries if d.links == 0]
+    if empty:
+        return "failed" if len(empty) == len(discoveries) else "partial"
     if counts.failed or counts.refused:
         return "partial"
     return "ok"

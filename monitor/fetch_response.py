@@ -14,6 +14,7 @@ from typing import Literal
 import httpx
 
 from monitor.errors import BadContentType, TooLarge
+from monitor.extract.page import readable_len
 
 Accept = Literal["html", "xml", "robots"]
 
@@ -162,7 +163,7 @@ def challenge(status: int, headers: httpx.Headers, body: bytes) -> str | None:
     if marker is not None:
         return f"HTTP {status} with a challenge page ({marker.decode()!r})"
     found = _TITLE.search(sniff)
-    if found and len(body) <= CHALLENGE_PAGE_MAX and _text_len(sniff) <= CHALLENGE_TEXT_MAX:
+    if found and len(body) <= CHALLENGE_PAGE_MAX and readable_len(sniff) <= CHALLENGE_TEXT_MAX:
         title = " ".join(found.group(1).decode("utf-8", "replace").split())
         if title.startswith(CHALLENGE_TITLES):
             return f"HTTP {status} with a challenge page titled {title[:60]!r}"
@@ -170,13 +171,6 @@ def challenge(status: int, headers: httpx.Headers, body: bytes) -> str | None:
 
 
 _SNIFF = 64 * 1024
-_SCRIPTS = re.compile(rb"<(script|style)\b.*?</\1\s*>", re.S | re.I)
-_TAGS = re.compile(rb"<[^>]*>")
-
-
-def _text_len(html: bytes) -> int:
-    """Roughly how much readable text a page holds (scripts, styles and tags removed)."""
-    return len(b" ".join(_TAGS.sub(b" ", _SCRIPTS.sub(b" ", html)).split()))
 
 
 def retry_after(value: str | None) -> float | None:

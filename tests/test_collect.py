@@ -293,8 +293,10 @@ def test_an_article_the_profile_misses_fails_the_extraction_canary(
 
 def test_a_listed_page_without_an_article_fails_the_canary(config: Config,
                                                            site: FixtureSite) -> None:
-    site.fault(site.articles[0].path, Fault("body", content=b"<html><body></body></html>"),
-               times=None)
+    # Not empty (an empty page is asked for again next run): a page with text but no article.
+    notice = ("<html><body><nav><a href='/'>Trang chủ</a></nav><div>Trang bạn tìm không tồn "
+              "tại hoặc đã được chuyển sang địa chỉ khác.</div></body></html>")
+    site.fault(site.articles[0].path, Fault("body", content=notice.encode()), times=None)
     report = run_collect(config)
     [health] = report.sources
     assert "1 listed article pages where no article was found" in health.problems

@@ -170,6 +170,9 @@ def render_text(data: dict[str, Any]) -> str:
             f"new {c['new']}, changed {c['changed']}, failed {c['failed']}, "
             f"blocked {c['blocked']}, 304s {c['not_modified']}, requests {c['requests']}"
             + ("  (baseline)" if run["baseline"] else ""))
+        # Stored, but not as served: a page still cut short on its retry, a mislabelled charset.
+        for e in [e for e in run["errors"] if e["kind"] == "warning"][:5]:
+            lines.append(f"        WARNING {e['url']}: {e['reason']}")
     if not data["runs"]:
         lines.append("  none")
     lines.append("Sources:")

@@ -78,16 +78,52 @@ def _is_utf8(data: bytes) -> bool:
 
 def utf8(data: bytes | str, header_charset: str | None = None) -> bytes:
     """The page as UTF-8 bytes, what Lexbor parses fastest; at most MAX_HTML_BYTES."""
+    return decode(data, header_charset)[0]
+
+
+def decode(data: bytes | str, header_charset: str | None = None) -> tuple[bytes, str | None]:
+    """``utf8``, and a warning when the declared charset was wrong and another one was used.
+
+    A page declared (or defaulted) UTF-8 whose bytes are mostly not UTF-8 is read in the charset
+    its meta names, else windows-1258 (the legacy Vietnamese code page), when that decodes it
+    without a replacement: garbled text stored silently would match no topic and read as noise.
+    """
+    warning = None
     if isinstance(data, str):
         raw = data.removeprefix("\ufeff").encode("utf-8", errors="replace")
     else:
         codec = sniff_charset(data, header_charset)
+        if codec == "utf-8" and (legacy := _legacy(data)) is not None:
+            codec = legacy
+            warning = (f"declared {header_charset or 'utf-8'} but not UTF-8; read as {codec}, "
+                       "which decodes it cleanly")
         if codec == "utf-8":
             raw = data.removeprefix(codecs.BOM_UTF8)  # Lexbor replaces bad sequences itself
         else:
             text = data.decode(codec, errors="replace").removeprefix("\ufeff")
             raw = text.encode("utf-8", errors="replace")
-    return raw[:MAX_HTML_BYTES]
+    return raw[:MAX_HTML_BYTES], warning
+
+
+def _legacy(data: bytes) -> str | None:
+    """The legacy charset that reads ``data`` cleanly, if its bytes are mostly not UTF-8."""
+    if data.isascii():
+        return None
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    # A stray bad byte in a UTF-8 page (a cut multi-byte character) is no reason to re-read
+    # the whole page: only when invalid sequences outnumber the valid non-ASCII characters.
+    if bad == 0 or bad < sum(1 for c in text if ord(c) > 127) - bad:
+        return None
+    m = _META_CHARSET.search(data[:4096])
+    meta = _codec(m.group(1).decode("ascii", "replace")) if m else None
+    for codec in dict.fromkeys(c for c in (meta, "cp1258") if c and c != "utf-8"):
+        try:
+            data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return codec
+    return None
 
 
 def limit_depth(raw: bytes) -> tuple[bytes, str | None]:
@@ -109,8 +145,9 @@ def parse_page(
     data: bytes | str, header_charset: str | None = None
 ) -> tuple[LexborHTMLParser, tuple[str, ...]]:
     """Decode and parse, with the warnings met on the way (a page cut for its nesting)."""
-    raw, warning = limit_depth(utf8(data, header_charset))
-    return LexborHTMLParser(raw), (warning,) if warning else ()
+    decoded, charset_warning = decode(data, header_charset)
+    raw, warning = limit_depth(decoded)
+    return LexborHTMLParser(raw), tuple(w for w in (charset_warning, warning) if w)
 
 
 def parse(data: bytes | str, header_charset: str | None = None) -> LexborHTMLParser:
