@@ -144,7 +144,7 @@ def test_a_page_still_cut_on_the_retry_is_stored_with_a_warning_status_shows(
 
 def test_a_listing_page_with_no_article_links_fails_the_run(
         config: Config, site: FixtureSite) -> None:
-    from monitor.collect import collect_command
+    from monitor.commands.collect import collect_command
 
     empty = "<html><body><h1>Xây dựng Đảng</h1><p>Chưa có bài viết.</p></body></html>".encode()
     site.fault("/xay-dung-dang", Fault("body", content=empty), times=None)
