@@ -7,18 +7,17 @@ Golden files (regenerate after a deliberate change, then review the diff):
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
+from support.golden import at as _at
+from support.golden import check
 
 from monitor.config import Config, loads
 from monitor.digest import Candidate, choose, render
 from monitor.extract.text import VN_TZ
 from monitor.mail import inline_css
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 NOW = datetime(2025, 12, 8, 17, 0, tzinfo=VN_TZ)
 
 CONFIG = """
@@ -64,10 +63,6 @@ schedule = "daily"
 """
 
 
-def _at(day: int, hour: int, minute: int) -> datetime:
-    return datetime(2025, 12, day, hour, minute, tzinfo=VN_TZ)
-
-
 def candidates() -> list[Candidate]:
     return [
         Candidate(
@@ -105,14 +100,7 @@ def rendered(config: Config) -> tuple[str, str, str]:
 @pytest.mark.parametrize("name", ["digest-possible.html", "digest-possible.txt"])
 def test_a_digest_with_a_possible_section_matches_the_golden_file(name: str) -> None:
     _, html, text = rendered(loads(CONFIG))
-    produced = html if name.endswith(".html") else text
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(produced, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}: run with UPDATE_GOLDEN=1 to create it"
-    assert produced == path.read_text(encoding="utf-8"), (
-        f"{name} differs from {path}; if the change is intended, regenerate with "
-        "UPDATE_GOLDEN=1 and review the diff")
+    check(name, html if name.endswith(".html") else text)
 
 
 def test_possible_items_come_after_the_main_items_compact_and_linked() -> None:

@@ -8,18 +8,16 @@ After a deliberate change to the templates or the rendering, regenerate and revi
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
+from support.golden import at, check
 
 from monitor.config import Config, loads
 from monitor.digest import Candidate, Snapshot, choose, render
 from monitor.extract.text import VN_TZ
 from monitor.mail import inline_css
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 NOW = datetime(2025, 12, 8, 17, 0, tzinfo=VN_TZ)
 
 CONFIG = """
@@ -56,8 +54,7 @@ schedule = "daily"
 """
 
 
-def _at(day: int, hour: int, minute: int) -> datetime:
-    return datetime(2025, 12, day, hour, minute, tzinfo=VN_TZ)
+_at = at
 
 
 def candidates() -> list[Candidate]:
@@ -108,14 +105,7 @@ def rendered(config: Config) -> tuple[str, str, str]:
 def test_rendering_matches_the_golden_file(name: str) -> None:
     subject, html, text = rendered(loads(CONFIG))
     produced = {"digest.html": html, "digest.txt": text, "subject.txt": subject + "\n"}[name]
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.mkdir(parents=True, exist_ok=True)
-        path.write_text(produced, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}: run with UPDATE_GOLDEN=1 to create it"
-    assert produced == path.read_text(encoding="utf-8"), (
-        f"{name} differs from {path}; if the change is intended, regenerate with "
-        "UPDATE_GOLDEN=1 and review the diff")
+    check(name, produced)
 
 
 def test_the_golden_digest_leaves_out_the_other_sense_of_sap_nhap() -> None:
