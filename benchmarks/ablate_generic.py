@@ -5,7 +5,7 @@
 For every step: the score on ../shared/eval/wcxb-dev-articles without it (../shared/eval/score.py),
 and the time it takes, measured warm: each page is extracted once unmeasured, then with every
 variant in turn, so no variant pays for being first to read the page. Not part of `make bench`
-(it runs the extractor eight times over the pages); for deciding what the extractor could drop.
+(it runs the extractor eleven times over the pages); for deciding what the extractor could drop.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import eval_generic as ev  # first: it puts the repository on sys.path
 
 import monitor.extract.generic as generic
 import monitor.extract.generic_clean as generic_clean
+import monitor.extract.generic_dom as generic_dom
 from monitor.extract.generic import extract_generic_html
 
 _prune = generic.prune
@@ -41,6 +42,10 @@ STEPS: dict[str, list[tuple[Any, str, Callable[..., Any]]]] = {
     "link lists": [(generic_clean, "_drop_link_lists", lambda root, work: None)],
     "box headings": [(generic_clean, "is_box_heading", lambda text: False)],
     "all container cleaning": [(generic, "clean_container", lambda root, work: None)],
+    "main region": [(generic_dom, "_main_region", lambda chosen, work: chosen)],
+    "copy filter": [(generic, "_copies", lambda texts: set())],
+    "legal text": [(generic_dom, "is_legal", lambda text: False),
+                   (generic, "is_legal", lambda text: False)],
 }
 
 
