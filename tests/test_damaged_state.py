@@ -218,3 +218,30 @@ def test_backup_is_a_checked_copy_that_restores(tmp_path: Path) -> None:
     (tmp_path / "backup.sqlite3").replace(path)
     code, out, _ = _run(config, ["state", "check"], tmp_path)
     assert code == 0 and out.startswith("state ok:")
+
+
+def test_a_refused_sql_write_in_deliver_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    config = _project(tmp_path)
+    conn = db.connect(tmp_path / "state" / db.DB_NAME)
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON subscribers "
+                 "BEGIN SELECT RAISE(ABORT, 'write refused by the database'); END")
+    conn.close()
+    code, _, err = _run(config, ["deliver"], tmp_path)
+    assert code == 1 and err.count("\n") == 1 and err.startswith("monitor: error: ")
+    assert "write refused by the database" in err and "Traceback" not in err
+
+
+def test_an_internal_error_is_one_line_with_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor import cli
+
+    config = _project(tmp_path)
+
+    def broken(*args: object) -> int:
+        raise RuntimeError("something\nunexpected")
+
+    monkeypatch.setitem(cli.HANDLERS, "status", broken)
+    code, _, err = _run(config, ["status"], tmp_path)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("monitor: internal error: RuntimeError: something unexpected")
