@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from support.smtpsrv import delivery_toml
 
 from monitor import config as config_module
 from monitor.collect import run_collect
+from monitor.commands.serve import serve_command
 from monitor.commands.status import gather, render_text
 from monitor.config import Config
 from monitor.extract.text import VN_TZ
@@ -114,25 +116,40 @@ def test_collect_runs_first_then_immediate_digests(tmp_path: Path) -> None:
 
 def test_a_digest_time_during_a_slow_collect_is_sent_as_soon_as_the_collect_ends(
         tmp_path: Path) -> None:
+    """`monitor serve` (its command, in this process, stopped by SIGTERM) with a digest slot
+    one second after start, while the first collect waits 3 s on a slow listing page."""
     site = FixtureSite(articles_count=6, per_page=10)
-    site.fault("/xay-dung-dang", Fault("slow", delay=2.0))  # the collect outlasts the slot
+    site.fault("/xay-dung-dang", Fault("slow", delay=3.0))  # the collect outlasts the slot
+    outbox = tmp_path / "state" / "outbox"
+
+    def stop_when_sent() -> None:
+        try:
+            wait_for(lambda: any(outbox.glob("*.eml")), timeout=60)
+            time.sleep(0.2)  # the job records its end
+        finally:  # whatever happens, the service stops and the assertions below tell
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    out = io.StringIO()
     with SiteServer(site) as server:
         config = site_config(tmp_path, server.base, lock_timeout=0.5)
-        slot = datetime.now(UTC) + timedelta(seconds=0.5)
-        service = Service(config, slots=[("daily", DateTrigger(slot))])
-        service.start()
+        slot = datetime.now(UTC) + timedelta(seconds=1)
+        watcher = threading.Thread(target=stop_when_sent, daemon=True)
+        watcher.start()
         try:
-            wait_for(lambda: runs_of(config).get("deliver daily", None) is not None
-                     and runs_of(config)["deliver daily"].outcome == "ok")
+            assert serve_command(config, out=out, slots=[("daily", DateTrigger(slot))]) == 0
         finally:
-            service.stop()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+    assert "monitor serve: stopped" in out.getvalue()
     runs = runs_of(config)
     collect, digest = runs["collect"], runs["deliver daily"]
     assert collect.outcome == "ok" and collect.ended_at is not None
-    assert digest.started_at is not None and digest.started_at >= collect.ended_at
+    assert digest.outcome == "ok" and digest.started_at is not None
+    assert digest.started_at >= collect.ended_at  # queued behind the collect, not dropped
     assert digest.attempts == 1 and digest.missed_at is None  # its turn came: no retry
     assert digest.slot <= collect.ended_at  # it fell due while the collect was running
-    [eml] = (tmp_path / "state" / "outbox").glob("*.eml")
+    [eml] = outbox.glob("*.eml")
     body = BytesParser(policy=policy.default).parsebytes(eml.read_bytes()).get_body(("plain",))
     assert body is not None
     assert f"Bài {site.articles[0].id}:" in body.get_content()  # what that collect found

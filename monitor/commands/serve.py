@@ -13,14 +13,17 @@ from typing import TextIO
 
 from monitor.config import Config
 from monitor.metrics import Metrics
-from monitor.scheduler import Jobs, Service, next_times
+from monitor.scheduler import Jobs, Service, Slots, next_times
 from monitor.sdnotify import notify, watchdog_interval
 from monitor.store import db
 
 log = logging.getLogger(__name__)
 
 
-def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> int:
+def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None,
+                  slots: Slots | None = None) -> int:
+    """Until SIGTERM/SIGINT. ``jobs`` and ``slots`` (digest triggers instead of the config's
+    times) are for tests that drive the service without waiting for a clock time."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -42,7 +45,7 @@ def serve_command(config: Config, *, out: TextIO, jobs: Jobs | None = None) -> i
         routes = service_routes(metrics)
         add_routes(routes, config)
         web = WebServer(routes, config.serve.http_host, config.serve.http_port).start()
-    service = Service(config, jobs, metrics=metrics)
+    service = Service(config, jobs, metrics=metrics, slots=slots)
     service.start()
     metrics.scheduler_running(True)
     summary = (f"collecting every {config.serve.collect_every_minutes} min; next: "
