@@ -316,3 +316,28 @@ def test_the_recheck_window_is_read_through_its_index(tmp_path: Path) -> None:
     plans = _plans(conn, lambda: store_articles.recheck_due(conn, younger_than=T0))
     assert plans and all("SCAN articles" not in line for _, plan in plans for line in plan), plans
     assert any("USING INDEX articles_recheck" in line for _, plan in plans for line in plan)
+
+
+def test_opening_the_state_reads_the_whole_file_at_most_daily(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    path = tmp_path / db.DB_NAME
+    db.connect(path).close()
+    whole: list[Path] = []
+    real = db.check_integrity
+
+    def counting(p: Path) -> None:
+        whole.append(p)
+        real(p)
+
+    monkeypatch.setattr(db, "check_integrity", counting)
+    for _ in range(3):
+        db.connect(path).close()
+        db.connect_readonly(path).close()
+    assert len(whole) == 1  # the first writer; then the structure only (a few pages)
+    day_ago = time.time() - db.FULL_CHECK_EVERY_SECONDS - 60
+    os.utime(path.with_name(path.name + ".checked"), (day_ago, day_ago))
+    db.connect(path).close()
+    assert len(whole) == 2

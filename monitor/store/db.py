@@ -364,6 +364,80 @@ def open_state(config: Config, *, write: bool,
             raise store_error(exc, path, doing="during the run") from exc
 
 
+# A whole-file check reads every page: seconds for a year's archive. Opening a file checks its
+# structure (header, schema, the root page of every table and index: a few pages); writers add
+# the whole-file check at most this often, and `monitor state check` runs it on demand.
+FULL_CHECK_EVERY_SECONDS = 24 * 3600
+_BTREE_PAGES = {2, 5, 10, 13}  # interior / leaf, index / table
+
+
+def check_opened(path: Path, *, write: bool) -> None:
+    """The check made when a command opens the file: its structure always, and for a writer
+    the whole-file check when the last one is older than a day (``FULL_CHECK_EVERY_SECONDS``),
+    so a run's cost does not grow with the archive. SQLite itself refuses any damaged page a
+    run reads; a damaged page nothing reads is found by the next whole-file check."""
+    check_structure(path)
+    if write and _full_check_due(path):
+        check_integrity(path)
+        _mark_checked(path)
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".checked")
+
+
+def _full_check_due(path: Path) -> bool:
+    try:
+        return time.time() - _marker(path).stat().st_mtime >= FULL_CHECK_EVERY_SECONDS
+    except OSError:
+        return True
+
+
+def _mark_checked(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only folder: checked again next time
+        _marker(path).touch()
+
+
+def check_structure(path: Path) -> None:
+    """A damaged header, schema or root page refuses the file; reads a few pages, not all."""
+    try:
+        if path.stat().st_size == 0:
+            return  # created, not yet written: SQLite makes it a database
+        with path.open("rb") as f:
+            head = f.read(100)
+            page = int.from_bytes(head[16:18], "big") if len(head) == 100 else 0
+            page = 65536 if page == 1 else page
+            ok = head.startswith(b"SQLite format 3\x00") and page >= 512 and not page & (page - 1)
+            size = path.stat().st_size
+            if ok and size % page:
+                ok = False
+            roots: list[int] = []
+            if ok:
+                conn = _connect_ro(path)
+                try:
+                    roots = [int(r[0]) for r in conn.execute(
+                        "SELECT rootpage FROM sqlite_master WHERE rootpage > 0")]
+                finally:
+                    conn.close()
+            suspect = False
+            for root in roots:
+                if root < 2 or root * page > size:
+                    continue  # only in the WAL so far: SQLite checks it when read
+                f.seek((root - 1) * page)
+                suspect = suspect or f.read(1)[0] not in _BTREE_PAGES
+    except sqlite3.Error as exc:
+        raise store_error(exc, path, doing="while checking it") from exc
+    except OSError as exc:
+        raise store_error(exc, path, doing="reading it") from exc
+    if not ok:
+        raise store_error(sqlite3.DatabaseError("database disk image is malformed"), path,
+                          doing="checking its structure", corrupted=True)
+    if suspect:
+        # The file's copy of a root page may be older than the WAL's (a page moved since the
+        # last checkpoint): the whole-file check, which reads through the WAL, decides.
+        check_integrity(path)
+
+
 def check_integrity(path: Path) -> None:
     """``PRAGMA quick_check`` through a read-only connection; StoreError unless the file is ok.
 
@@ -427,13 +501,13 @@ def _to_wal(conn: sqlite3.Connection) -> None:
 def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
     """Open (creating if asked) the state database and bring its schema up to date.
 
-    An existing file is checked first (``check_integrity``) and refused, unwritten, if damaged.
+    An existing file is checked first (``check_opened``) and refused, unwritten, if damaged.
     """
     target = str(path)
     if target != ":memory:":
         file = Path(target)
         if file.exists():
-            check_integrity(file)
+            check_opened(file, write=True)
         elif not create:
             raise StoreError(f"no state database at {target}", reason="missing",
                              hint="run `monitor collect --baseline` first")
@@ -476,7 +550,7 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     """
     if not path.exists():
         return connect(":memory:")
-    check_integrity(path)
+    check_opened(path, write=False)
     try:
         conn = _connect_ro(path)
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
