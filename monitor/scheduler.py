@@ -406,18 +406,20 @@ def build(config: Config, jobs: Jobs, queue: JobQueue, *, first_collect: datetim
     return scheduler
 
 
+def next_fire(config: Config, schedule: str, now: datetime) -> datetime | None:
+    """The next of a digest schedule's times after ``now``; None for "after each collect"."""
+    fires = [t.get_next_fire_time(None, now) for name, t in _triggers(config) if name == schedule]
+    found = [f for f in fires if f is not None]
+    return min(found) if found else None
+
+
 def next_times(config: Config, now: datetime | None = None) -> dict[str, str]:
     """The next time each job runs, as subscribers read times (for ``monitor status``)."""
     now = now or datetime.now(VN_TZ)
-    earliest: dict[str, datetime] = {}
-    for name, trigger in _triggers(config):
-        fire = trigger.get_next_fire_time(None, now)
-        if fire is not None and (name not in earliest or fire < earliest[name]):
-            earliest[name] = fire
     result = {"collect": f"every {config.serve.collect_every_minutes} min"}
-    result.update({name: format_local(fire) for name, fire in earliest.items()})
     for schedule in config.schedules:
-        result.setdefault(schedule.name, "after each collect")
+        fire = next_fire(config, schedule.name, now)
+        result[schedule.name] = format_local(fire) if fire else "after each collect"
     return result
 
 

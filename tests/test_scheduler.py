@@ -225,6 +225,8 @@ def test_a_digest_that_cannot_start_is_retried_shown_missed_and_never_recorded_d
         finally:
             service.stop()
     assert "MISSED: deliver daily due" in shown and "held by another run" in shown
+    assert "deliver daily: never run; next " in shown  # and when it is next due
+    assert "collect: never run; next " in shown
     digest = runs_of(config)["deliver daily"]
     assert digest.attempts >= 2 and digest.missed_at is not None
     assert "ran late" in render_text(gather(config))

@@ -113,8 +113,30 @@ def _jobs(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, 
                 "attempts": r.attempts, "detail": r.detail,
                 "missed_at": r.missed_at.isoformat() if r.missed_at else None}
 
-    return {"last": {job: run(r) for job, r in job_store.last_runs(conn).items()},
+    last = job_store.last_runs(conn)
+    return {"last": {job: run(r) for job, r in last.items()},
+            "next": _next_runs(config, last, now),
             "missed": [run(r) for r in job_store.missed_slots(conn, since=now - MISSED_SHOWN)]}
+
+
+def _next_runs(config: Config, last: dict[str, job_store.JobRun],
+               now: datetime) -> dict[str, str | None]:
+    """When each job is next due while the service runs (ISO 8601; None: after each collect).
+
+    A collect is due an interval after the service's last one (or now, when it never ran);
+    a digest schedule at its next time."""
+    from monitor.scheduler import next_fire
+
+    every = timedelta(minutes=config.serve.collect_every_minutes)
+    collect = last.get("collect")
+    due = collect.slot + every if collect else now
+    if due < now:
+        due += every * -(-(now - due) // every)
+    found: dict[str, str | None] = {"collect": due.isoformat()}
+    for schedule in config.schedules:
+        fire = next_fire(config, schedule.name, now)
+        found[f"deliver {schedule.name}"] = fire.isoformat() if fire else None
+    return found
 
 
 def _alerts(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
@@ -213,12 +235,13 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append(f"  REJECTED for {d['subscriber']} at {_local(d['at'])}: {d['error']}")
     lines.append("Next: " + "; ".join(f"{k} {v}" for k, v in data["next"].items()))
     jobs = data["jobs"]
-    if jobs["last"]:
-        lines.append("Service jobs (monitor serve), last run:")
-    for job, r in jobs["last"].items():
-        late = f", ran late after {r['attempts']} attempts" if r["missed_at"] else ""
-        lines.append(f"  {job}: due {_local(r['slot'])}, started {_local(r['started_at'])}, "
-                     f"{r['outcome']}{late}")
+    lines.append("Service jobs (monitor serve): last run; next due while it runs")
+    for job, when in jobs["next"].items():
+        r = jobs["last"].get(job)
+        late = f", ran late after {r['attempts']} attempts" if r and r["missed_at"] else ""
+        ran = (f"due {_local(r['slot'])}, started {_local(r['started_at'])}, {r['outcome']}{late}"
+               if r else "never run")
+        lines.append(f"  {job}: {ran}; next {_local(when) if when else 'after each collect'}")
     for r in jobs["missed"]:
         label = "MISSED" if r["outcome"] == "missed" else "waiting to run"
         lines.append(f"  {label}: {r['job']} due {_local(r['slot'])}: {r['detail']}")
