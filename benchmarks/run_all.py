@@ -12,7 +12,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("bench_extract.py", "eval_generic.py", "bench_collect.py", "relevance_report.py",
-           "bench_growth.py", "bench_classify.py", "bench_inbox.py")
+           "bench_growth.py", "bench_classify.py", "bench_inbox.py", "bench_digest.py",
+           "screens.py")
 
 
 def main() -> int:
