@@ -280,15 +280,15 @@ def test_the_lock_of_a_killed_process_is_released(tmp_path: Path) -> None:
         proc.wait()
 
 
-def test_processes_opening_a_fresh_state_at_once_apply_each_migration_once(
+def test_processes_opening_a_fresh_state_at_once_all_get_it(
         tmp_path: Path) -> None:
     # The service and `monitor status` (or a test polling the state) may both find it new.
     import threading
 
     errors: list[Exception] = []
-    for attempt in range(5):
+    for attempt in range(20):
         path = tmp_path / f"fresh-{attempt}.sqlite3"
-        start = threading.Barrier(6)
+        start = threading.Barrier(8)
 
         def open_it(path: Path = path, start: threading.Barrier = start) -> None:
             start.wait()
@@ -297,7 +297,7 @@ def test_processes_opening_a_fresh_state_at_once_apply_each_migration_once(
             except Exception as exc:  # collected for the assertion below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
         for t in threads:
             t.start()
         for t in threads:
