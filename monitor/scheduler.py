@@ -262,6 +262,7 @@ class JobQueue:
                first: bool = False) -> None:
         """Queue ``job`` for ``slot`` (now by default); ``first`` puts it before the others."""
         slot = slot or _now()
+        superseded = []
         with self._cond:
             for task in list(self._tasks):
                 if task.job != job:
@@ -270,13 +271,16 @@ class JobQueue:
                     return  # already waiting its turn: that run does the work of both slots
                 # A slot still being retried: the new slot's run does its work, once.
                 self._tasks.remove(task)
-                self._declare_missed(task, f"not run before the next slot ({_show(slot)})")
+                superseded.append(task)
             task = _Task(job, slot, work)
             if first:
                 self._tasks.insert(0, task)
             else:
                 self._tasks.append(task)
             self._cond.notify_all()
+        # Outside the lock: recording and alerting may take a while (an SMTP server).
+        for old in superseded:
+            self._declare_missed(old, f"not run before the next slot ({_show(slot)})")
 
     def pending(self) -> list[str]:
         with self._cond:

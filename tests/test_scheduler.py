@@ -233,6 +233,33 @@ def test_a_digest_that_cannot_start_is_retried_shown_missed_and_never_recorded_d
     assert len(list((tmp_path / "state").glob("outbox/*.eml"))) == 1
 
 
+def test_a_slot_still_retried_at_the_next_slot_is_missed_and_the_next_one_runs(
+        tmp_path: Path) -> None:
+    tries: list[str] = []
+
+    def busy_once() -> Outcome:
+        tries.append("try")
+        return "busy" if len(tries) == 1 else "ok"
+
+    path = tmp_path / "state.sqlite3"
+    queue = JobQueue(Recorder(str(path)), retry=timedelta(minutes=5),
+                     missed_after=timedelta(hours=1))
+    queue.start()
+    first = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    try:
+        queue.submit("collect", busy_once, slot=first)
+        wait_for(lambda: tries == ["try"] and queue.pending() == ["collect"])  # to be retried
+        queue.submit("collect", busy_once)  # the next tick takes over its work
+        wait_for(lambda: len(tries) == 2)
+    finally:
+        queue.close()
+    conn = db.connect(path)
+    [missed] = job_store.missed_slots(conn, since=first - timedelta(hours=1))
+    assert missed.slot == first and "not run before the next slot" in missed.detail
+    ran = job_store.last_runs(conn)["collect"]
+    assert ran.outcome == "ok" and ran.slot > first
+
+
 def test_slots_still_queued_when_the_service_stops_are_recorded_missed(tmp_path: Path) -> None:
     release = threading.Event()
 
