@@ -134,3 +134,11 @@ def test_the_bundled_report_is_a_thin_caller(capsys: pytest.CaptureFixture[str])
     assert module.main([]) == 0
     out = capsys.readouterr().out
     assert "== tuning.jsonl" in out and "== holdout.jsonl" in out and "== all" in out
+
+
+def test_nothing_labelled_says_how_to_label(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    code, out, _ = run(tmp_path, "topics", "test", capsys=capsys)
+    assert code == 0 and out.startswith("nothing to score: label stored articles")
+    assert not (tmp_path / "state").exists(), "testing the topics creates no state"

@@ -43,13 +43,13 @@ def test_command(config: Config, files: Sequence[str], *, min_precision: float |
     for name in files:
         path = Path(name)
         cards.append(scoring.evaluate(scoring.read_labelled(path), config.topics, path.name))
-    for card in cards:
-        out.write(scoring.render(card) + "\n")
     total = scoring.combined(cards) if len(cards) > 1 else cards[0]
     if not total.outcomes:
         out.write("nothing to score: label stored articles with `monitor label URL "
                   "relevant|not`, or pass labelled JSONL files\n")
         return 0
+    for card in cards:
+        out.write(scoring.render(card) + "\n")
     if len(cards) > 1:
         out.write(scoring.render(total, show_possible=False).split("\n  ")[0].rstrip() + "\n")
     failed = []
