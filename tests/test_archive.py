@@ -154,13 +154,17 @@ def test_the_due_query_and_status_counts_read_through_indexes(tmp_path: Path) ->
     due = [p for s, p in plans if "FROM versions v" in s]
     assert len(due) == 2, plans  # new items, and edits of delivered ones
     for _, plan in plans:
-        assert not any(re.match(r"SCAN (a|v|d|x|o|articles|versions|deliveries|verdicts)\b", line)
+        # (SQLite before 3.36 writes "SCAN TABLE versions AS v")
+        assert not any(re.match(r"SCAN (TABLE (\w+ AS )?)?(a|v|d|x|o|articles|versions|deliveries"
+                                r"|verdicts)\b", line)
                        for line in plan), plan
     for plan in due:
         # versions by id range (from the cursor on), alone or within its ``kind`` index
-        assert any(line.startswith("SEARCH v USING") and "rowid>? AND rowid<?" in line
+        assert any(re.match(r"SEARCH (TABLE versions AS )?v USING", line)
+                   and "rowid>? AND rowid<?" in line
                    for line in plan), plan
-        assert any(line.startswith("SEARCH a USING INTEGER PRIMARY KEY") for line in plan), plan
+        assert any(re.match(r"SEARCH (TABLE articles AS )?a USING INTEGER PRIMARY KEY", line)
+                   for line in plan), plan
     assert pending_counts(conn, config, now=T0)[sub.email] == (20, 0)
 
 
@@ -314,7 +318,8 @@ def test_the_recheck_window_is_read_through_its_index(tmp_path: Path) -> None:
     _archive(config, 5)
     conn = connect(config)
     plans = _plans(conn, lambda: store_articles.recheck_due(conn, younger_than=T0))
-    assert plans and all("SCAN articles" not in line for _, plan in plans for line in plan), plans
+    assert plans and not any(re.match(r"SCAN (TABLE )?articles\b", line)
+                             for _, plan in plans for line in plan), plans
     assert any("USING INDEX articles_recheck" in line for _, plan in plans for line in plan)
 
 
