@@ -303,3 +303,23 @@ def test_processes_opening_a_fresh_state_at_once_all_get_it(
         for t in threads:
             t.join()
     assert errors == []
+
+
+def test_checking_a_file_keeps_the_locks_this_process_holds_on_it(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it. An open
+    # connection holds a shared lock on the file (WAL mode); without it, another process takes
+    # itself for the last user, checkpoints and resets the WAL under this one's feet.
+    path = tmp_path / "monitor.sqlite3"
+    holder = db.connect(path)
+    try:
+        holder.execute("SELECT count(*) FROM articles").fetchone()
+        db.check_structure(path)
+        # SQLite's shared-lock bytes (sqlite3 os_unix.c: PENDING_BYTE + 2, 510 bytes).
+        probe = ("import fcntl, os, sys\n"
+                 f"fd = os.open({str(path)!r}, os.O_RDWR)\n"
+                 "try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 510, 0x40000002)\n"
+                 "except OSError:\n    sys.exit(3)\nsys.exit(0)\n")
+        other = subprocess.run([sys.executable, "-c", probe], timeout=60, check=False)
+        assert other.returncode == 3, "the check dropped this process's lock on the file"
+    finally:
+        holder.close()

@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -398,13 +399,43 @@ def _mark_checked(path: Path) -> None:
         _marker(path).touch()
 
 
+# POSIX advisory locks belong to the process and the file: closing any descriptor of the file
+# drops every lock the process holds on it, SQLite's included (sqlite.org/howtocorrupt.html,
+# 2.2). A check that opened and closed the database file while another thread's connection held
+# a lock let a second process write at the same time, and damaged the file (seen: `monitor
+# serve` answering an unsubscribe while a delivery ran). So the raw reads use one descriptor
+# per file that is never closed, as SQLite itself keeps its own. In a read-only folder nothing
+# can write beside us, so the descriptor is closed there (the folder can then be unmounted).
+_RAW: dict[tuple[int, int], int] = {}
+_RAW_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _raw_fd(path: Path) -> Iterator[int]:
+    if not os.access(path.parent, os.W_OK):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+        return
+    with _RAW_LOCK:
+        st = path.stat()
+        fd = _RAW.get((st.st_dev, st.st_ino), -1)
+        if fd < 0:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(fd)
+            _RAW[(opened.st_dev, opened.st_ino)] = fd
+    yield fd
+
+
 def check_structure(path: Path) -> None:
     """A damaged header, schema or root page refuses the file; reads a few pages, not all."""
     try:
         if path.stat().st_size == 0:
             return  # created, not yet written: SQLite makes it a database
-        with path.open("rb") as f:
-            head = f.read(100)
+        with _raw_fd(path) as fd:
+            head = os.pread(fd, 100, 0)
             page = int.from_bytes(head[16:18], "big") if len(head) == 100 else 0
             page = 65536 if page == 1 else page
             ok = head.startswith(b"SQLite format 3\x00") and page >= 512 and not page & (page - 1)
@@ -423,8 +454,7 @@ def check_structure(path: Path) -> None:
             for root in roots:
                 if root < 2 or root * page > size:
                     continue  # only in the WAL so far: SQLite checks it when read
-                f.seek((root - 1) * page)
-                suspect = suspect or f.read(1)[0] not in _BTREE_PAGES
+                suspect = suspect or os.pread(fd, 1, (root - 1) * page)[0] not in _BTREE_PAGES
     except sqlite3.Error as exc:
         raise store_error(exc, path, doing="while checking it") from exc
     except OSError as exc:
