@@ -118,6 +118,8 @@ class CollectReport:
     changes: tuple[Recorded, ...] = ()
     titles: dict[str, str] = field(default_factory=dict)
     misses: tuple[Miss, ...] = ()
+    # HTTP status -> responses this run (for /metrics); a request with no answer has none.
+    by_status: dict[int, int] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -224,7 +226,8 @@ async def collect(
     return CollectReport(run_id=None if dry_run else run_id, started_at=started, ended_at=ended,
                          dry_run=dry_run, baseline=baseline, outcome=outcome, counts=counts,
                          errors=tuple(errors), sources=tuple(health), changes=changes,
-                         titles=titles, misses=tuple(_misses(results)))
+                         titles=titles, misses=tuple(_misses(results)),
+                         by_status=dict(stats.by_status))
 
 
 async def _discover(source: SourceConfig, fetcher: Fetcher, memory: _Memory, config: Config,

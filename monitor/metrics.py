@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -41,6 +41,8 @@ class Metrics:
                              "(fetched, not_modified, failed, blocked, refused)", ["result"],
                              registry=r)
         self.requests = Counter("monitor_fetch_requests", "HTTP requests made", registry=r)
+        self.responses = Counter("monitor_fetch_responses", "HTTP responses by status code",
+                                 ["status"], registry=r)
         self.bytes = Counter("monitor_fetch_bytes", "Bytes downloaded", registry=r)
         self.digests = Counter("monitor_digests", "Digests by status (sent, resent, failed, "
                                "rejected)", ["status"], registry=r)
@@ -66,7 +68,8 @@ class Metrics:
                 self._started = time.time()
         self.scheduler_up.set(1 if running else 0)
 
-    def collected(self, outcome: str, counts: RunCounts | None) -> None:
+    def collected(self, outcome: str, counts: RunCounts | None,
+                  by_status: Mapping[int, int] | None = None) -> None:
         """One collect finished (``counts`` is None when it failed before counting)."""
         self.runs.labels("collect", outcome).inc()
         with self._lock:
@@ -85,6 +88,8 @@ class Metrics:
             self.pages.labels(result).inc(n)
         self.requests.inc(counts.requests)
         self.bytes.inc(counts.bytes)
+        for status, n in (by_status or {}).items():
+            self.responses.labels(str(status)).inc(n)
 
     def delivered(self, schedule: str, ok: bool, statuses: Iterable[str]) -> None:
         self.runs.labels(f"deliver {schedule}", "ok" if ok else "failed").inc()

@@ -81,6 +81,7 @@ def _collect_values(report: CollectReport) -> dict[str, Any]:
         "errors": [{"url": e.url, "kind": e.kind, "reason": e.reason[:300]}
                    for e in report.errors[:20]],
         "error_count": len(report.errors),
+        "http_statuses": {str(k): v for k, v in sorted(report.by_status.items())},
     }
 
 
@@ -158,7 +159,7 @@ def default_jobs(config: Config, metrics: Metrics | None = None) -> Jobs:
             return "failed"
         log_collect(report)
         if metrics:
-            metrics.collected(report.outcome, report.counts)
+            metrics.collected(report.outcome, report.counts, report.by_status)
         alert(report)
         return "ok" if report.exit_code == 0 else "failed"
 

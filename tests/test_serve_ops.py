@@ -77,6 +77,7 @@ def test_serve_answers_healthz_and_metrics_and_logs_one_json_line_per_run(
     assert metrics[collected] == 1
     assert metrics[("monitor_articles_total", (("kind", "new"),))] == 6
     assert metrics[("monitor_fetch_requests_total", ())] >= 7
+    assert metrics[("monitor_fetch_responses_total", (("status", "200"),))] >= 7
     assert metrics[("monitor_scheduler_running", ())] == 1
     assert metrics[("monitor_last_success_timestamp_seconds", (("job", "collect"),))] > 0
     assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
@@ -90,6 +91,8 @@ def test_serve_answers_healthz_and_metrics_and_logs_one_json_line_per_run(
     assert len(runs) == 1, err
     run = runs[0]
     assert run["outcome"] == "ok" and run["counts"]["new"] == 6
+    assert run["http_statuses"]["200"] == metrics[
+        ("monitor_fetch_responses_total", (("status", "200"),))]
     assert run["counts"]["requests"] == metrics[("monitor_fetch_requests_total", ())]
     assert run["ts"].endswith("+07:00") and run["level"] == "INFO"
     assert "collect ok" in run["msg"]
