@@ -19,8 +19,8 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -369,7 +369,6 @@ def open_state(config: Config, *, write: bool,
 # structure (header, schema, the root page of every table and index: a few pages); writers add
 # the whole-file check at most this often, and `monitor state check` runs it on demand.
 FULL_CHECK_EVERY_SECONDS = 24 * 3600
-_BTREE_PAGES = {2, 5, 10, 13}  # interior / leaf, index / table
 
 
 def check_opened(path: Path, *, write: bool) -> None:
@@ -399,73 +398,50 @@ def _mark_checked(path: Path) -> None:
         _marker(path).touch()
 
 
-# POSIX advisory locks belong to the process and the file: closing any descriptor of the file
-# drops every lock the process holds on it, SQLite's included (sqlite.org/howtocorrupt.html,
-# 2.2). A check that opened and closed the database file while another thread's connection held
-# a lock let a second process write at the same time, and damaged the file (seen: `monitor
-# serve` answering an unsubscribe while a delivery ran). So the raw reads use one descriptor
-# per file that is never closed, as SQLite itself keeps its own. In a read-only folder nothing
-# can write beside us, so the descriptor is closed there (the folder can then be unmounted).
-_RAW: dict[tuple[int, int], int] = {}
-_RAW_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _raw_fd(path: Path) -> Iterator[int]:
-    if not os.access(path.parent, os.W_OK):
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            yield fd
-        finally:
-            os.close(fd)
-        return
-    with _RAW_LOCK:
-        st = path.stat()
-        fd = _RAW.get((st.st_dev, st.st_ino), -1)
-        if fd < 0:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            opened = os.fstat(fd)
-            _RAW[(opened.st_dev, opened.st_ino)] = fd
-    yield fd
-
-
 def check_structure(path: Path) -> None:
-    """A damaged header, schema or root page refuses the file; reads a few pages, not all."""
+    """A damaged header, schema or root page refuses the file; reads a few pages, not all.
+
+    Every read goes through SQLite, never through a file handle of our own: closing any
+    descriptor of the database file drops every POSIX lock this process holds on it, so a raw
+    read beside a live connection (the service's web thread, the scheduler's) let other
+    connections write under it, and readers saw a malformed image.
+    """
     try:
         if path.stat().st_size == 0:
             return  # created, not yet written: SQLite makes it a database
-        with _raw_fd(path) as fd:
-            head = os.pread(fd, 100, 0)
-            page = int.from_bytes(head[16:18], "big") if len(head) == 100 else 0
-            page = 65536 if page == 1 else page
-            ok = head.startswith(b"SQLite format 3\x00") and page >= 512 and not page & (page - 1)
-            size = path.stat().st_size
-            if ok and size % page:
-                ok = False
-            roots: list[int] = []
-            if ok:
-                conn = _connect_ro(path)
+        conn = _connect_ro(path)
+        try:
+            for query in _root_reads(conn):
                 try:
-                    roots = [int(r[0]) for r in conn.execute(
-                        "SELECT rootpage FROM sqlite_master WHERE rootpage > 0")]
-                finally:
-                    conn.close()
-            suspect = False
-            for root in roots:
-                if root < 2 or root * page > size:
-                    continue  # only in the WAL so far: SQLite checks it when read
-                suspect = suspect or os.pread(fd, 1, (root - 1) * page)[0] not in _BTREE_PAGES
+                    conn.execute(query).fetchone()
+                except sqlite3.OperationalError as exc:
+                    if "no query solution" not in str(exc):
+                        raise  # an index the planner cannot scan alone: the daily check reads it
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
         raise store_error(exc, path, doing="while checking it") from exc
     except OSError as exc:
         raise store_error(exc, path, doing="reading it") from exc
-    if not ok:
-        raise store_error(sqlite3.DatabaseError("database disk image is malformed"), path,
-                          doing="checking its structure", corrupted=True)
-    if suspect:
-        # The file's copy of a root page may be older than the WAL's (a page moved since the
-        # last checkpoint): the whole-file check, which reads through the WAL, decides.
-        check_integrity(path)
+
+
+def _root_reads(conn: sqlite3.Connection) -> list[str]:
+    """One query a table or index that reads its root page (and the path to its first row)."""
+    queries = []
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                        "WHERE rootpage > 0 AND type IN ('table', 'index')").fetchall()
+    for kind, name, table, sql in rows:
+        if kind == "table":
+            queries.append(f"SELECT 1 FROM {_quoted(name)} NOT INDEXED LIMIT 1")
+            continue
+        partial = re.split(r"\bWHERE\b", sql or "", maxsplit=1, flags=re.IGNORECASE)
+        where = f" WHERE {partial[1]}" if len(partial) == 2 else ""
+        queries.append(f"SELECT 1 FROM {_quoted(table)} INDEXED BY {_quoted(name)}{where} LIMIT 1")
+    return queries
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def check_integrity(path: Path) -> None:
