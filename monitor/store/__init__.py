@@ -1,6 +1,6 @@
 """The state of the monitor: one SQLite file in the state directory.
 
-- ``db``: opening the file (WAL, foreign keys, busy timeout), the ``MIGRATIONS`` list, explicit
+- ``db``: opening the file (WAL, foreign keys, busy timeout), migrations (``schema``), explicit
   transactions, and the lock that lets one run at a time use a state directory;
 - ``articles``: the collect side: articles and their versions, refs waiting to be fetched, the
   HTTP cache, raw-HTML snapshots, runs and per-source health;
