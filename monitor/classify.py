@@ -371,6 +371,17 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                     return x[2]
         return None
 
+    not_excluded: dict[str, list[tuple[int, int, str]]] = {}
+
+    def clear(cls: str) -> list[tuple[int, int, str]]:
+        # The words of a class no exclusion cancels: once per class, though rules share them.
+        found = not_excluded.get(cls)
+        if found is None:
+            found = not_excluded[cls] = (
+                [t for t in by_class[cls] if overlaps(t[0], t[1]) is None] if at
+                else by_class[cls])
+        return found
+
     hits: list[_Hit] = []
     cancelled: list[_Hit] = []
     taken = -1
@@ -392,8 +403,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             continue
         if rule.action not in by_class or rule.unit not in by_class:
             continue
-        actions = [a for a in by_class[rule.action] if overlaps(a[0], a[1]) is None]
-        units = [u for u in by_class[rule.unit] if overlaps(u[0], u[1]) is None]
+        actions, units = clear(rule.action), clear(rule.unit)
         for action, unit in _near(rule, actions, units, keys, free):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
