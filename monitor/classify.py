@@ -262,7 +262,12 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
         hi = bisect_right(starts, action[1] + reach)
         for unit in units[lo:hi]:
             if unit[0] > action[1]:
+                # The first unit after the action is the only one that can win among those
+                # after it: a later one's gap holds this one's, and a tie keeps the first.
                 gap = _gap(keys, free, action[1] + 1, unit[0], rule.within)
+                if gap is not None and (best is None or gap < best[0]):
+                    best = (gap, unit)
+                break
             elif rule.order == "any" and unit[1] < action[0]:
                 gap = _gap(keys, free, unit[1] + 1, action[0], rule.within)
             else:
