@@ -299,20 +299,13 @@ def _add_units(compiled: CompiledTopic, keys: Sequence[str], where: Field,
                 found.append((first, last, name))
 
 
-def _inside_longer(terms: list[tuple[int, int, str]],
-                   longest: dict[int, int]) -> list[tuple[int, int, str]]:
-    """``terms`` without those inside a longer class word (``longest``: start -> end)."""
-    kept = []
-    for t in terms:
-        inside = False
-        for a in range(t[0], t[0] - 8, -1):
-            b = longest.get(a)
-            if b is not None and t[1] <= b and b - a > t[1] - t[0]:
-                inside = True
-                break
-        if not inside:
-            kept.append(t)
-    return kept
+def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],
+                   before: dict[int, int]) -> list[tuple[int, int, str]]:
+    """``terms`` without those inside a longer class word (``longest``: start -> end of the
+    longest starting there; ``before``: token -> the farthest end of those starting up to 7
+    tokens before it)."""
+    return [t for t in terms
+            if before.get(t[0], -1) < t[1] and longest.get(t[0], -1) <= t[1]]
 
 
 def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
@@ -349,8 +342,13 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                 if b > a and b > longest.get(a, -1):
                     longest[a] = b
         if longest:
+            before: dict[int, int] = {}
+            for a, b in longest.items():
+                for p in range(a + 1, a + 8):
+                    if b > before.get(p, -1):
+                        before[p] = b
             for cls, terms in by_class.items():
-                by_class[cls] = _inside_longer(terms, longest)
+                by_class[cls] = _inside_longer(terms, longest, before)
     if not phrases and not by_class:
         return [], []
     ends: list[int] = []
