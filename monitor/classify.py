@@ -43,6 +43,8 @@ from monitor.models import Article, Match, MatchKind, Relevance, Verdict
 
 Field = Literal["title", "sapo", "body"]
 Span = tuple[int, int]
+# Terms of two words or more that start with the same two: size -> all their keys -> (role, name)
+_BySize = dict[int, dict[tuple[str, ...], list[tuple[str, str]]]]
 
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
@@ -103,13 +105,14 @@ class CompiledTopic:
         # of the config's words, so text tokens are looked up, never folded one by one).
         self._canon: dict[str, str] = {}
         # Terms indexed by their first token key (one-word terms) and by their first two
-        # (longer ones), so that each token costs a dictionary look-up or two.
+        # (longer ones), so that each token costs a dictionary look-up or two; longer terms
+        # then by length, longest first, and all their keys (one look-up per length).
         self._single: dict[str, list[tuple[str, str]]] = {}
-        self._multi: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str]]] = {}
+        self._multi: dict[tuple[str, str], _BySize] = {}
         # The words of classes that are only ever a rule's unit ("xã", "bộ", "Hà Nội": the
         # commonest) are looked for only near an action found first (``terms(lazy=True)``).
         self._lazy_single: dict[str, list[tuple[str, str]]] = {}
-        self._lazy_multi: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str]]] = {}
+        self._lazy_multi: dict[tuple[str, str], _BySize] = {}
         self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
         self.weights: dict[str, float] = {}
         for phrase, weight in topic.phrases.items():
@@ -130,8 +133,8 @@ class CompiledTopic:
             for word in ctx.words:
                 self._add(word, "context", word)
         for multi in (self._multi, self._lazy_multi):
-            for entries in multi.values():
-                entries.sort(key=lambda e: -len(e[0]))
+            for pair, by_size in multi.items():
+                multi[pair] = dict(sorted(by_size.items(), reverse=True))
         firsts = ({*self._single, *self._lazy_single}
                   | {k[0] for k in (*self._multi, *self._lazy_multi)})
         self.triggers = frozenset(t for t, k in self._canon.items() if k in firsts)
@@ -152,7 +155,8 @@ class CompiledTopic:
         if len(keys) == 1:
             single.setdefault(keys[0], []).append((role, name))
         else:
-            multi.setdefault((keys[0], keys[1]), []).append((keys, role, name))
+            by_size = multi.setdefault((keys[0], keys[1]), {})
+            by_size.setdefault(len(keys), {}).setdefault(keys, []).append((role, name))
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
         if self.insensitive:
@@ -172,10 +176,10 @@ class CompiledTopic:
         # that start a term are visited in Python.
         pairs = zip(keys[lo:hi], keys[lo + 1:hi + 1], strict=False)  # the last has no pair
         for i in compress(count(lo), map(multi.__contains__, pairs)):
-            for words, role, name in multi[(keys[i], keys[i + 1])]:
-                end = i + len(words)
-                if end <= n and (len(words) == 2 or tuple(keys[i:end]) == words):
-                    out.append((i, end - 1, role, name))
+            for size, table in multi[(keys[i], keys[i + 1])].items():
+                if i + size <= n:
+                    for role, name in table.get(tuple(keys[i:i + size]), ()):
+                        out.append((i, i + size - 1, role, name))
         for i in compress(count(lo), map(single.__contains__, keys[lo:hi])):
             for role, name in single[keys[i]]:
                 out.append((i, i, role, name))
