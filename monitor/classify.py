@@ -242,11 +242,13 @@ class _Names:
     token by token, only between candidate pairs."""
 
     def __init__(self, text: str, start: Callable[[int], int]) -> None:
-        head = [t[0].isupper() for t in _TOKEN.findall(text[:300])]
         self.text, self.start = text, start
-        self.off = sum(head) * 5 > len(head) * 3
+        self.off: bool | None = None  # judged at the first look-up: most parts have none
 
     def __getitem__(self, j: int) -> bool:
+        if self.off is None:
+            head = [t[0].isupper() for t in _TOKEN.findall(self.text[:300])]
+            self.off = sum(head) * 5 > len(head) * 3
         return not self.off and self.text[self.start(j)].isupper()
 
 
