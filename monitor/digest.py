@@ -320,7 +320,6 @@ class _View:
     excerpt: Parts
     phrases: tuple[str, ...]
     changes: tuple[dict[str, Any], ...] = ()
-    plain_title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +380,7 @@ def _view(item: DigestItem, topics: Sequence[TopicConfig]) -> _View:
     return _View(kind=item.kind, url=item.url, title=highlight(item.title, topics),
                  time=format_local(item.when), sapo=highlight(item.sapo, topics),
                  excerpt=highlight(item.excerpt, topics) if item.excerpt else [],
-                 phrases=_phrases(item.relevance), changes=changes, plain_title=item.title)
+                 phrases=_phrases(item.relevance), changes=changes)
 
 
 def _days(items: Sequence[DigestItem], topics: Sequence[TopicConfig]) -> list[_Day]:
