@@ -77,8 +77,8 @@ def _trim(text: str, *, head: bool, tail: bool) -> str:
     return " ".join(words[:keep]) + " … " + " ".join(words[-keep:])
 
 
-def word_diff(before: str, after: str, *, context: bool = True) -> list[Run]:
-    """``after`` against ``before`` as marked runs; unchanged stretches cut when ``context``."""
+def word_diff(before: str, after: str) -> list[Run]:
+    """``after`` against ``before`` as marked runs, unchanged stretches cut to some context."""
     old, new = _tokens(before), _tokens(after)
     runs: list[Run] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
@@ -91,12 +91,6 @@ def word_diff(before: str, after: str, *, context: bool = True) -> list[Run]:
         if j2 > j1:
             runs.append(("".join(new[j1:j2]), "ins"))
     runs = _merge(runs)
-    if not context:
-        return runs
     last = len(runs) - 1
     return [(_trim(text, head=i == 0, tail=i == last) if op == "same" else text, op)
             for i, (text, op) in enumerate(runs)]
-
-
-def changed(runs: list[Run]) -> bool:
-    return any(op != "same" for _, op in runs)
