@@ -161,10 +161,10 @@ def _explain(outcome: Outcome) -> list[str]:
     return lines or ["        nothing matched"]
 
 
-def render(card: Scorecard, *, show_possible: bool = True) -> str:
-    """The figures of one scorecard, then every error (and each non-relevant possible item)."""
+def figures(card: Scorecard) -> str:
+    """The figures of one scorecard: its size, precision and recall, the possible section."""
     relevant = card.tp + card.fn
-    lines = [
+    return "\n".join([
         f"== {card.name}: {len(card.outcomes)} items ({relevant} relevant, "
         f"{len(card.outcomes) - relevant} not)",
         f"precision {card.precision:.3f}  recall {card.recall:.3f}  "
@@ -172,9 +172,14 @@ def render(card: Scorecard, *, show_possible: bool = True) -> str:
         f"(tp {card.tp}, fp {card.fp}, fn {card.fn}, tn {card.tn})",
         f"possible section: {card.possible} items, {card.possible_noise:.1%} of the "
         "non-relevant items",
-    ]
+    ])
+
+
+def render(card: Scorecard) -> str:
+    """The figures of one scorecard, then every error (and each non-relevant possible item)."""
+    lines = [figures(card)]
     shown = [o for o in card.outcomes if o.error or (
-        show_possible and not o.item.relevant and o.relevance.verdict == "possible")]
+        not o.item.relevant and o.relevance.verdict == "possible")]
     for o in shown:
         kind = o.error or "possible, not relevant"
         lines.append(f"  {kind}: {o.item.id} ({o.relevance.verdict}, score "

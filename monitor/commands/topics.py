@@ -51,7 +51,7 @@ def test_command(config: Config, files: Sequence[str], *, min_precision: float |
     for card in cards:
         out.write(scoring.render(card) + "\n")
     if len(cards) > 1:
-        out.write(scoring.render(total, show_possible=False).split("\n  ")[0].rstrip() + "\n")
+        out.write(scoring.figures(total) + "\n")
     failed = []
     if min_precision is not None and total.precision < min_precision:
         failed.append(f"precision {total.precision:.3f} < {min_precision:g}")
