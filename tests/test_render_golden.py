@@ -54,9 +54,6 @@ schedule = "daily"
 """
 
 
-_at = at
-
-
 def candidates() -> list[Candidate]:
     return [
         Candidate(
@@ -68,25 +65,25 @@ def candidates() -> list[Candidate]:
              "Báo cáo tại hội nghị cho thấy, năm 2025, ngành Tổ chức xây dựng Đảng đã tham mưu "
              "triển khai quyết liệt việc sắp xếp, tinh gọn tổ chức bộ máy một cách tổng thể, "
              "triệt để, sâu rộng và đồng bộ trong cả nước."),
-            _at(8, 10, 5), _at(8, 10, 30), 1),
+            at(8, 10, 5), at(8, 10, 30), 1),
         Candidate(
             704088, "https://kinhtedothi.vn/ha-noi-126-xa-phuong.704088.html",
             "Hà Nội: 126 xã, phường vận hành chính quyền địa phương 2 cấp ổn định",
             "Kinhtedothi - Sau 5 tháng, các xã, phường của Thủ đô đã cơ bản ổn định tổ chức.",
             ("Thành phố đã hoàn thiện sắp xếp 526 xã, phường, thị trấn còn 126 xã, phường "
              "với mô hình mới.",),
-            _at(7, 15, 40), _at(7, 16, 0), 1),
+            at(7, 15, 40), at(7, 16, 0), 1),
         Candidate(
             704050, "https://kinhtedothi.vn/sap-nhap-ngan-hang.704050.html",
             "Sáp nhập ngân hàng: xu hướng tất yếu", "Kinhtedothi - Chuyên gia nhận định.", (),
-            _at(7, 9, 0), _at(7, 9, 30), 1),
+            at(7, 9, 0), at(7, 9, 30), 1),
         Candidate(
             703990, "https://kinhtedothi.vn/sap-xep-don-vi-hanh-chinh.703990.html",
             "Sắp xếp đơn vị hành chính cấp xã: hoàn thành trước 30/6",
             "Kinhtedothi - Các địa phương khẩn trương hoàn thiện hồ sơ sắp xếp đơn vị hành chính.",
             ("Đoạn một của bài.", "Đoạn bổ sung: Bộ Nội vụ đề nghị các địa phương hoàn thành "
              "việc sắp xếp đơn vị hành chính cấp xã trước ngày 30/6, bảo đảm không gián đoạn."),
-            _at(5, 8, 0), _at(5, 8, 10), 2, 1,
+            at(5, 8, 0), at(5, 8, 10), 2, 1,
             Snapshot("Sắp xếp đơn vị hành chính cấp xã: hoàn thành trước 30/6",
                      "Kinhtedothi - Các địa phương khẩn trương hoàn thiện hồ sơ.",
                      ("Đoạn một của bài.",))),
