@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["source", "test"]
 MailKind = Literal["start", "reminder", "resolved", "test"]
 
 _STORM = re.compile(r"\bHTTP (403|429)\b")
