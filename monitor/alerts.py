@@ -28,7 +28,6 @@ import logging
 import re
 import socket
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -305,11 +304,11 @@ def _log(sent: Sent, condition: Condition) -> None:
 
 
 def process(conn: sqlite3.Connection, config: Config, *, now: datetime | None = None,
-            report: CollectReport | None = None, transport: Transport | None = None,
-            extra: Sequence[Condition] = ()) -> AlertReport:
+            report: CollectReport | None = None, transport: Transport | None = None
+            ) -> AlertReport:
     """Evaluate, mail what started, is due a reminder or cleared, and record it."""
     now = now or datetime.now(UTC)
-    active = [*conditions(conn, config, now=now, report=report), *extra]
+    active = conditions(conn, config, now=now, report=report)
     holding = {c.key: c for c in active}
     known = alert_store.open_alerts(conn)
     mailer = _Mailer(config, transport)
@@ -354,8 +353,8 @@ def process(conn: sqlite3.Connection, config: Config, *, now: datetime | None = 
 
 
 def run_alerts(config: Config, *, report: CollectReport | None = None,
-               now: datetime | None = None, transport: Transport | None = None,
-               extra: Sequence[Condition] = ()) -> AlertReport:
+               now: datetime | None = None, transport: Transport | None = None
+               ) -> AlertReport:
     """``process`` on a connection of its own (for the service's jobs).
 
     Without the state directory's lock: alerts are evaluated by the one service, also while
@@ -364,7 +363,7 @@ def run_alerts(config: Config, *, report: CollectReport | None = None,
     """
     conn = db.connect(db.db_path(config.state_dir))
     try:
-        return process(conn, config, now=now, report=report, transport=transport, extra=extra)
+        return process(conn, config, now=now, report=report, transport=transport)
     finally:
         conn.close()
 
