@@ -253,11 +253,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
     except BrokenPipeError:
         return EXIT_FAILED
     except sqlite3.Error as exc:  # a path that missed open_state: still one line with a hint
-        from monitor.store.db import store_error
+        from monitor.store.db import db_path, store_error
 
         state = cached[0].state_dir if cached else Path("state")
-        print(f"monitor: error: {store_error(exc, state / 'monitor.sqlite3', doing='')}",
-              file=err)
+        print(f"monitor: error: {store_error(exc, db_path(state), doing='')}", file=err)
         return EXIT_FAILED
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
