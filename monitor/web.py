@@ -73,9 +73,6 @@ class Routes:
             raise ValueError(f"route {method.upper()} {path} is already taken")
         methods[method.upper()] = handler
 
-    def paths(self) -> list[str]:
-        return sorted(self._table)
-
     def dispatch(self, request: Request) -> Reply:
         methods = self._table.get(request.path)
         if methods is None:
