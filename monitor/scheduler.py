@@ -281,7 +281,7 @@ class JobQueue:
             self._cond.notify_all()
         # Outside the lock: recording and alerting may take a while (an SMTP server).
         for old in superseded:
-            self._declare_missed(old, f"not run before the next slot ({_show(slot)})")
+            self._declare_missed(old, f"not run before the next slot ({format_local(slot)})")
 
     def pending(self) -> list[str]:
         with self._cond:
@@ -322,7 +322,7 @@ class JobQueue:
         if outcome != "busy":
             self.recorder.finished(task.job, task.slot, outcome)
             if task.missed:
-                log.info("%s for %s ran late, after %d attempts", task.job, _show(task.slot),
+                log.info("%s for %s ran late, after %d attempts", task.job, format_local(task.slot),
                          task.attempts)
             return
         detail = f"could not start: the state was held by another run ({task.attempts} attempts)"
@@ -331,7 +331,7 @@ class JobQueue:
         else:
             self.recorder.busy(task.job, task.slot, task.attempts, missed=task.missed,
                                detail=detail)
-            log.warning("%s for %s %s; trying again in %g s", task.job, _show(task.slot),
+            log.warning("%s for %s %s; trying again in %g s", task.job, format_local(task.slot),
                         detail, self.retry)
         task.ready_at = time.monotonic() + self.retry
         with self._cond:
@@ -343,7 +343,7 @@ class JobQueue:
 
     def _declare_missed(self, task: _Task, detail: str) -> None:
         if not task.missed:
-            log.error("MISSED: %s due at %s: %s", task.job, _show(task.slot), detail)
+            log.error("MISSED: %s due at %s: %s", task.job, format_local(task.slot), detail)
         task.missed = True
         self.recorder.busy(task.job, task.slot, task.attempts, missed=True, detail=detail)
         if self.on_missed is not None:
@@ -351,10 +351,6 @@ class JobQueue:
                 self.on_missed(task.job, task.slot, detail)
             except Exception:
                 log.exception("reporting the missed slot of %s failed", task.job)
-
-
-def _show(when: datetime) -> str:
-    return format_local(when)
 
 
 # --- the schedule -------------------------------------------------------------------------
