@@ -120,13 +120,16 @@ def _part(body: str, subtype: str) -> MIMEText:
     return min((qp, b64), key=lambda part: len(part.as_bytes(policy=_POLICY)))
 
 
+def _boundary(msg_id: str) -> str:
+    # From the Message-ID, so the bytes are reproducible; "=_" never occurs in quoted-printable
+    # or base64 text, so it cannot collide with the parts.
+    return "=_" + hashlib.sha256(msg_id.encode()).hexdigest()[:32]
+
+
 def build_message(*, subject: str, text: str, html: str, mail: MailConfig, site_name: str,
                   to_email: str, to_name: str, msg_id: str, date: datetime,
                   one_click: str | None = None) -> Message:
-    # A boundary from the Message-ID makes the bytes reproducible; "=_" never occurs in
-    # quoted-printable text, so it cannot collide with the parts.
-    boundary = "=_" + hashlib.sha256(msg_id.encode()).hexdigest()[:32]
-    msg = MIMEMultipart("alternative", boundary=boundary)
+    msg = MIMEMultipart("alternative", boundary=_boundary(msg_id))
     msg["From"] = _mailbox(mail.sender, what="[mail] sender")
     msg["To"] = _mailbox(to_email, what="subscriber email", name=to_name)
     if mail.reply_to:
@@ -155,8 +158,7 @@ def build_alert_message(*, subject: str, text: str, sender: str, to_email: str, 
     body = MIMEText(text, "plain", cast(str, _QP_UTF8))
     msg: Message = body
     if attachments:
-        boundary = "=_" + hashlib.sha256(msg_id.encode()).hexdigest()[:32]
-        msg = MIMEMultipart("mixed", boundary=boundary)
+        msg = MIMEMultipart("mixed", boundary=_boundary(msg_id))
         msg.attach(body)
         for name, data in attachments:
             part = MIMEApplication(data, "octet-stream")
