@@ -21,6 +21,7 @@ import jinja2
 from monitor.errors import TemplateError
 
 _ENVS: dict[str, jinja2.Environment] = {}
+_FIX = "fix the template or remove it to use the built-in one; nothing was sent"
 
 
 def _wrap(text: str, width: int = 76, indent: str = "") -> str:
@@ -60,15 +61,13 @@ def render(templates_dir: Path | None, name: str, context: dict[str, Any]) -> st
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or name} line {exc.lineno}"
         raise TemplateError(f"template {where}: {exc.message}",
-                            hint="fix the template or remove it to use the built-in one; "
-                            "nothing was sent") from exc
+                            hint=_FIX) from exc
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template {exc.name} not found",
                             hint=f"looked in {templates_dir} and the built-in templates") from exc
     except Exception as exc:  # a runtime error inside the template (undefined name, filter)
         raise TemplateError(f"template {_where(exc, name)}: {type(exc).__name__}: {exc}",
-                            hint="fix the template or remove it to use the built-in one; "
-                            "nothing was sent") from exc
+                            hint=_FIX) from exc
 
 
 def _where(exc: BaseException, name: str) -> str:
