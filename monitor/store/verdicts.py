@@ -181,7 +181,8 @@ def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: dat
     """Bring the stored verdicts in line with ``topics``; one transaction."""
     if not topics:
         return Refreshed()
-    changed = [t for t in topics if t.name in stale(conn, topics)]
+    old = stale(conn, topics)
+    changed = [t for t in topics if t.name in old]
     with transaction(conn):
         top = int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
         done = 0
