@@ -129,7 +129,7 @@ def record(conn: sqlite3.Connection, article_id: int, version: int, title: str, 
 
 def stale(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> set[str]:
     """Topics whose stored verdicts were computed with another definition, or never."""
-    stored = {r[0]: r[1] for r in conn.execute("SELECT topic, fingerprint FROM topic_state")}
+    stored = topic_fingerprints(conn)
     return {t.name for t in topics if stored.get(t.name) != fingerprint(t)}
 
 
