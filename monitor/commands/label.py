@@ -24,18 +24,14 @@ def label_command(config: Config, url: str, label: Label, *, note: str, out: Tex
     if not path.exists():
         raise UsageError(f"no state database at {path}",
                          hint="run `monitor collect` first: only stored articles can be labelled")
-    with db.state_lock(config.state_dir, config.state.lock_timeout_seconds):
-        conn = db.connect(path)
-        try:
-            article = get_article(conn, ident)
-            if article is None:
-                raise UsageError(f"{url}: not a stored article (id {ident})",
-                                 hint="only collected articles can be labelled; "
-                                      "`monitor collect` stores new ones")
-            replaced = labels.put(conn, ident, article.url, label, note=note,
-                                  now=now or datetime.now(UTC))
-        finally:
-            conn.close()
+    with db.open_state(config, write=True) as conn:
+        article = get_article(conn, ident)
+        if article is None:
+            raise UsageError(f"{url}: not a stored article (id {ident})",
+                             hint="only collected articles can be labelled; "
+                                  "`monitor collect` stores new ones")
+        replaced = labels.put(conn, ident, article.url, label, note=note,
+                              now=now or datetime.now(UTC))
     verb = "relabelled" if replaced else "labelled"
     out.write(f"{verb} {label}: {article.title}\n  {article.url}\n"
               "  `monitor topics test` scores the topics on every label\n")
