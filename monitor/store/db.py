@@ -511,10 +511,7 @@ def backup(path: Path, target: Path) -> int:
         if not ok:
             raise StoreError(f"the backup {target} did not check out", hint="try again")
         os.replace(partial, target)
-    except sqlite3.Error as exc:
-        partial.unlink(missing_ok=True)
-        raise store_error(exc, target, doing="writing the backup") from exc
-    except OSError as exc:
+    except (sqlite3.Error, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise store_error(exc, target, doing="writing the backup") from exc
     except BaseException:
