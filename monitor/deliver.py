@@ -51,7 +51,7 @@ from monitor.mail import (
     transport_for,
 )
 from monitor.models import Verdict
-from monitor.store import db, ledger, unsubscribes, verdicts
+from monitor.store import articles, db, ledger, unsubscribes, verdicts
 from monitor.unsubscribe import url_for
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def _candidates(conn: sqlite3.Connection, config: Config, sub: SubscriberConfig,
                 now: datetime, include_reserved: bool
                 ) -> tuple[ledger.Selection, int, list[Candidate]]:
     chosen = selection(conn, config, sub, now=now)
-    upto = ledger.top_version(conn)
+    upto = articles.top_version(conn)
     found = ledger.candidates(conn, chosen, after=ledger.floor(conn, chosen), upto=upto,
                               include_reserved=include_reserved)
     return chosen, upto, found

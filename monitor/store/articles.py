@@ -255,6 +255,11 @@ def _insert_version(conn: sqlite3.Connection, article_id: int, version: int, kin
     )
 
 
+def top_version(conn: sqlite3.Connection) -> int:
+    """The highest ``versions`` id (0 without any): where a delivery or a refresh reads up to."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
+
+
 def versions(conn: sqlite3.Connection, ident: str) -> list[Version]:
     rows = conn.execute(
         "SELECT v.* FROM versions v JOIN articles a ON a.id = v.article_id"

@@ -35,7 +35,7 @@ from typing import Literal
 from monitor.digest import Candidate, Snapshot
 from monitor.models import Verdict
 from monitor.store import verdicts
-from monitor.store.articles import from_iso, iso
+from monitor.store.articles import from_iso, iso, top_version
 from monitor.store.db import transaction
 
 ItemKey = tuple[int, Literal["new", "update"], int]  # article id, kind, version
@@ -138,10 +138,6 @@ def advance(conn: sqlite3.Connection, selection: Selection, to: int) -> None:
         conn.execute("INSERT INTO due_cursors (subscriber, selection, floor) VALUES (?, ?, ?)"
                      " ON CONFLICT (subscriber) DO UPDATE SET selection = excluded.selection,"
                      " floor = excluded.floor", (selection.email.lower(), selection.key, to))
-
-
-def top_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
 
 
 def _in(name: str, values: Sequence[str], params: dict[str, object]) -> str:

@@ -30,7 +30,7 @@ from typing import TextIO
 from monitor.classify import score_topic, verdict_of
 from monitor.config import TopicConfig
 from monitor.models import Match, Relevance, Verdict
-from monitor.store.articles import iso
+from monitor.store.articles import iso, top_version
 from monitor.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: dat
     old = stale(conn, topics)
     changed = [t for t in topics if t.name in old]
     with transaction(conn):
-        top = int(conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0])
+        top = top_version(conn)
         done = 0
         if changed:
             total = int(conn.execute("SELECT count(*) FROM versions").fetchone()[0])
