@@ -138,15 +138,6 @@ def topic_fingerprints(conn: sqlite3.Connection) -> dict[str, str]:
     return {r[0]: r[1] for r in conn.execute("SELECT topic, fingerprint FROM topic_state")}
 
 
-def unclassified(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> int:
-    """How many versions past the watermarks lack a verdict of a current topic (a few, at most
-    the versions stored since the last refresh by something other than the collect hook)."""
-    upto = _watermark(conn, topics)
-    if upto is None:
-        return 0
-    return len(_missing(conn, topics, upto))
-
-
 def _watermark(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> int | None:
     names = [t.name for t in topics]
     if not names:
