@@ -443,9 +443,9 @@ def state_lock(state_dir: Path, timeout: float, *, poll: float = 0.2) -> Iterato
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, ValueError):  # a NUL in the path: refused at load, kept for safety
-            raise StoreError(f"bad state directory {state_dir!r}: {exc}") from exc
+    except ValueError as exc:  # a NUL in the path: refused at load, kept for safety
+        raise StoreError(f"bad state directory {state_dir!r}: {exc}") from exc
+    except OSError as exc:
         raise store_error(exc, db_path(state_dir), doing="taking its lock") from exc
     try:
         deadline = time.monotonic() + timeout
