@@ -476,14 +476,15 @@ def _check(config: Config, name: str) -> None:
             f"the environment variable {smtp.password_env} is not set; export it with the "
             "SMTP password (passwords are never read from the file)",
         )
-    _check_serve(config.serve, fail)
+    _check_serve(config, fail)
 
 
 MIN_SECRET_CHARS = 16
 
 
-def _check_serve(serve: ServeConfig, fail: Any) -> None:
-    if serve.http_port and serve.base_url:
+def _check_serve(config: Config, fail: Any) -> None:
+    serve = config.serve
+    if config.one_click:
         secret = os.environ.get(serve.unsubscribe_secret_env, "")
         if len(secret) < MIN_SECRET_CHARS:
             fail("[serve] unsubscribe_secret_env",
