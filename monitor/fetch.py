@@ -51,6 +51,7 @@ from monitor.fetch_policy import (
     origin_of,
 )
 from monitor.fetch_response import (
+    SNIFF_BYTES,
     Accept,
     FetchStats,
     Response,
@@ -72,8 +73,6 @@ _ACCEPT_HEADER = {
     "robots": "text/plain,*/*;q=0.1",
 }
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
-# Of a refused or error body, this much is read (to look for challenge markers), no more.
-_SNIFF_BYTES = 64 * 1024
 
 
 class _Retry(Exception):
@@ -268,7 +267,7 @@ class Fetcher:
             self.stats.not_modified += 1
             return to_response(url, resp, b"")
         if status in (403, 429, 503):
-            sniff = await read_capped(resp, _SNIFF_BYTES, url, refuse=False)
+            sniff = await read_capped(resp, SNIFF_BYTES, url, refuse=False)
             self._check_challenge(url, host, challenge(status, resp.headers, sniff))
         if status in _RETRY_STATUSES:
             raise _Retry(f"HTTP {status}", retry_after(resp.headers.get("retry-after")))

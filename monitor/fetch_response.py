@@ -48,6 +48,8 @@ CHALLENGE_TEXT_MAX = 1500  # bytes of readable text: a wall says a sentence or t
 # Headers the services set on the challenge itself, whatever its status.
 CHALLENGE_HEADERS = {"cf-mitigated": (), "x-amzn-waf-action": ("captcha", "challenge", "block")}
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.S | re.I)
+# How much of a body is looked at for challenge markers (of a refused one, all that is read).
+SNIFF_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,7 @@ def challenge(status: int, headers: httpx.Headers, body: bytes) -> str | None:
         value = headers.get(name, "").strip().lower()
         if value and (not values or value in values):
             return f"HTTP {status} with {name}: {value}"
-    sniff = body[:_SNIFF].lower()
+    sniff = body[:SNIFF_BYTES].lower()
     if status in (403, 429, 503):
         marker = next((m for m in CHALLENGE_MARKERS if m in sniff), None)
         if marker is not None:
@@ -168,9 +170,6 @@ def challenge(status: int, headers: httpx.Headers, body: bytes) -> str | None:
         if title.startswith(CHALLENGE_TITLES):
             return f"HTTP {status} with a challenge page titled {title[:60]!r}"
     return None
-
-
-_SNIFF = 64 * 1024
 
 
 def retry_after(value: str | None) -> float | None:
