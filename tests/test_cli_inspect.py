@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,10 @@ def test_a_local_file_needs_no_config(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["title"]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[str]:
-    """The fixture folder served over real HTTP on 127.0.0.1."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(FIXTURES))
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """``folder`` served over real HTTP on 127.0.0.1; its base URL."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -129,6 +130,13 @@ def site(tmp_path: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    """The fixture folder served over real HTTP on 127.0.0.1."""
+    with serving(FIXTURES) as base:
+        yield base
 
 
 def _config_for(tmp_path: Path, hosts: list[str]) -> str:
@@ -226,11 +234,8 @@ def test_a_saved_listing_and_the_same_page_served_list_the_same_links(
     """End to end: the page saved to disk and the page fetched from its URL, one listing."""
     folder = tmp_path / "site"
     folder.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/xay-dung-dang.html?page=2"
+    with serving(folder) as base:
+        url = f"{base}/xay-dung-dang.html?page=2"
         # The saved page names the address it is served from (as a page saved from it would).
         html = LISTINGS[-1].read_text("utf-8").replace(
             "https://kinhtedothi.vn/xay-dung-dang?page=2", url)
@@ -238,12 +243,9 @@ def test_a_saved_listing_and_the_same_page_served_list_the_same_links(
         config = _config_for(tmp_path, ["127.0.0.1", "kinhtedothi.vn"])
         code = main(["--config", config, "inspect", "--json", "--listing", url,
                      str(folder / "xay-dung-dang.html")])
-    finally:
-        server.shutdown()
-        server.server_close()
     live, saved = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert live["links"] and saved["links"] == live["links"]
     assert saved["next_page"] == live["next_page"] and live["next_page"].startswith(
-        f"http://127.0.0.1:{server.server_address[1]}/xay-dung-dang.html?page=3")
+        f"{base}/xay-dung-dang.html?page=3")
     assert saved["base"] == "<link rel=canonical>" and live["base"] == "fetched URL"
