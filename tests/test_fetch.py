@@ -251,22 +251,31 @@ def test_a_missing_robots_txt_allows_everything(server: SiteServer, site: Fixtur
     assert get(server, article_path(site)).status == 200
 
 
+class Noting(httpx.AsyncHTTPTransport):
+    """A real transport that notes the path and time of each request as it leaves. The politeness
+    tests measure there: arrival times at the server shrink the gaps whenever the loaded machine
+    delays one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, float]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.url.path, time.monotonic()))
+        return await super().handle_async_request(request)
+
+
 def test_robots_crawl_delay_slows_requests_down(server: SiteServer, site: FixtureSite) -> None:
     site.robots = "User-agent: *\nCrawl-delay: 0.3\n"
-    sent: list[float] = []  # where the requests leave, as in the minimum-delay test below
-
-    class Noting(httpx.AsyncHTTPTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path != "/robots.txt":
-                sent.append(time.monotonic())
-            return await super().handle_async_request(request)
+    noting = Noting()
 
     async def go() -> None:
-        async with Fetcher(LOCAL, fast(), transport=Noting()) as fetcher:
+        async with Fetcher(LOCAL, fast(), transport=noting) as fetcher:
             for article in site.articles:
                 await fetcher.get(server.url(article.path))
 
     asyncio.run(go())
+    sent = [at for path, at in noting.sent if path != "/robots.txt"]
     assert len(sent) == len(site.articles) == 3
     assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.29
 
@@ -347,21 +356,15 @@ def test_a_plain_403_is_a_failure_not_a_block(server: SiteServer, site: FixtureS
 
 def test_requests_to_one_host_keep_the_minimum_delay(server: SiteServer,
                                                      site: FixtureSite) -> None:
-    # Measured where the requests leave (a real transport that notes the time of each send):
-    # arrival times at the server shrink the gaps whenever the loaded machine delays one.
-    sent: list[float] = []
-
-    class Noting(httpx.AsyncHTTPTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            sent.append(time.monotonic())
-            return await super().handle_async_request(request)
+    noting = Noting()  # measured where the requests leave, robots.txt included
 
     async def go() -> None:
         async with Fetcher(LOCAL, fast(min_delay_seconds=0.2, jitter_seconds=0.05,
-                                       concurrency=4), transport=Noting()) as fetcher:
+                                       concurrency=4), transport=noting) as fetcher:
             await asyncio.gather(*(fetcher.get(server.url(a.path)) for a in site.articles))
 
     asyncio.run(go())
+    sent = [at for _, at in noting.sent]
     assert len(sent) == 4 == len(site.hits)  # robots.txt and three articles
     assert min(b - a for a, b in itertools.pairwise(sorted(sent))) >= 0.19
 
