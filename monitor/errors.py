@@ -29,6 +29,8 @@ stops a run::
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class MonitorError(Exception):
     """Base of every error the monitor raises on purpose."""
@@ -92,11 +94,14 @@ class BlockedError(FetchError):
     pass
 
 
+StoreProblem = Literal["locked", "read-only", "disk-full", "corrupted", "missing", "newer", "other"]
+
+
 class StoreError(MonitorError):
-    def __init__(self, message: str, *, hint: str | None = None, reason: str = "other") -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 reason: StoreProblem = "other") -> None:
         super().__init__(message, hint=hint)
-        # locked | read-only | disk-full | corrupted | missing | newer | other
-        self.reason = reason
+        self.reason: StoreProblem = reason
 
 
 class LockTimeout(StoreError):
