@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def one_line(text: str) -> str:
+def _flat(text: str) -> str:
+    """Whitespace and line breaks collapsed: an error stays one line on stderr."""
     return " ".join(text.split())
 
 
@@ -245,7 +246,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
 
         return HANDLERS[args.command](args, config, out)
     except MonitorError as exc:
-        print(f"monitor: error: {one_line(str(exc))}", file=err)
+        print(f"monitor: error: {_flat(str(exc))}", file=err)
         return exc.exit_code
     except KeyboardInterrupt:
         print("monitor: interrupted", file=err)
@@ -264,6 +265,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         return EXIT_FAILED
     except Exception as exc:  # a bug: one line, the traceback only with -vv
         log.debug("internal error", exc_info=True)
-        print(f"monitor: internal error: {type(exc).__name__}: {one_line(str(exc))} (a bug; "
+        print(f"monitor: internal error: {type(exc).__name__}: {_flat(str(exc))} (a bug; "
               "`monitor -vv ...` shows the traceback)", file=err)
         return EXIT_FAILED
