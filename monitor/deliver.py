@@ -20,7 +20,6 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
 
 from monitor.config import Config, SubscriberConfig, TopicConfig
 from monitor.digest import (
@@ -50,13 +49,12 @@ from monitor.mail import (
     message_id,
     transport_for,
 )
-from monitor.models import Verdict
+from monitor.models import Status, Verdict
 from monitor.store import articles, db, ledger, unsubscribes, verdicts
 from monitor.unsubscribe import url_for
 
 log = logging.getLogger(__name__)
 
-Status = Literal["sent", "resent", "failed", "rejected", "empty", "not-due", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from monitor.models import HANDED_OVER
 from monitor.store.runs import RunCounts
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -94,7 +95,7 @@ class Metrics:
     def delivered(self, schedule: str, ok: bool, statuses: Iterable[str]) -> None:
         self.runs.labels(f"deliver {schedule}", "ok" if ok else "failed").inc()
         for status in statuses:
-            if status in ("sent", "resent", "failed", "rejected"):
+            if status in HANDED_OVER:
                 self.digests.labels(status).inc()
         if ok:
             self.last_success.labels(schedule).set_to_current_time()

@@ -41,6 +41,7 @@ from monitor.errors import LockTimeout, MonitorError
 from monitor.extract.text import VN_TZ, format_local
 from monitor.logs import event
 from monitor.metrics import Metrics
+from monitor.models import HANDED_OVER
 from monitor.store import db
 from monitor.store import jobs as job_store
 
@@ -102,7 +103,7 @@ def log_collect(report: CollectReport) -> None:
 def log_deliver(report: DeliverReport, schedule: str) -> None:
     """One line per digest handed over or refused, and one for the delivery itself."""
     for o in report.outcomes:
-        if o.status in ("sent", "resent", "failed", "rejected"):
+        if o.status in HANDED_OVER:
             event("digest %s to %s: %d new, %d updated%s", o.status, o.subscriber, o.new,
                   o.updates, f"; error: {o.error}" if o.error else "",
                   level=logging.INFO if o.status in ("sent", "resent") else logging.WARNING,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TextIO
 
 from monitor.config import Config
-from monitor.deliver import DeliverReport, Status, run_deliver
+from monitor.deliver import DeliverReport, run_deliver
 from monitor.errors import UsageError
+from monitor.models import Status
 
 _LABELS: dict[Status, str] = {
     "sent": "sent", "resent": "SENT AGAIN (after an interrupted delivery)", "failed":
