@@ -69,10 +69,3 @@ def article_id(url: str) -> str | None:
             return m.group("id")
     m = _MIDDLE.match(path)
     return m.group("slug") if m else None
-
-
-def is_article_url(url: str, hosts: tuple[str, ...] | None = None) -> bool:
-    """True for a URL of one of the three article shapes, on one of ``hosts`` when given."""
-    if hosts is not None and host_of(url) not in {bare_host(h) for h in hosts}:
-        return False
-    return article_id(url) is not None
