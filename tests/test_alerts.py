@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import config_toml
+from support import config_toml, state_conn
 from support.sitesrv import SECTION, Fault, FixtureSite, SiteServer
 from support.smtpsrv import Received, SmtpServer, delivery_toml
 
@@ -186,13 +186,12 @@ def test_check_sends_a_test_alert_when_asked(tmp_path: Path, site: FixtureSite,
 
 def test_a_missed_slot_alerts_until_the_job_runs_again(tmp_path: Path, site: FixtureSite,
                                                        smtp: SmtpServer) -> None:
-    from monitor.store import db
     from monitor.store import jobs as job_store
 
     with SiteServer(site) as server:
         config = alert_config(tmp_path, server.base, smtp.port)
     now = datetime.now(UTC).replace(microsecond=0)
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         job_store.busy(conn, "deliver daily", now, now=now, attempts=15, missed=True,
                        detail="could not start: the state was held by another run")

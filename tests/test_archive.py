@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import state_conn
 from support.smtpsrv import SmtpServer
-from test_deliver import T0, all_titles, connect, make_config, store, titles
+from test_deliver import T0, all_titles, make_config, store, titles
 
 from monitor.collect import run_collect
 from monitor.commands.demo import SampleSite, demo_config, serve
@@ -59,7 +60,7 @@ def test_collected_versions_are_classified_when_stored_and_never_at_delivery(
     with serve(SampleSite()) as base:
         config = demo_config(base, tmp_path, None)
         run_collect(config)
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     versions = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
     stored = conn.execute("SELECT count(*) FROM verdicts").fetchone()[0]
     assert versions > 0 and stored == versions * len(config.topics)
@@ -118,7 +119,7 @@ def test_the_reclassification_shows_progress_on_a_terminal_only(tmp_path: Path) 
     config = make_config(tmp_path)
     for n in range(3):
         store(config, n, f"Sắp xếp bộ máy: bài {n}")
-    conn = connect(config)
+    conn = state_conn(config)
     verdicts.refresh(conn, config.topics, now=T0, progress=verdicts.terminal_progress(screen))
     assert screen.getvalue().endswith("re-classifying stored articles: 3/3\n")
 
@@ -147,7 +148,7 @@ def _archive(config: Config, n: int) -> None:
 def test_the_due_query_and_status_counts_read_through_indexes(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     _archive(config, 30)
-    conn = connect(config)
+    conn = state_conn(config)
     verdicts.refresh(conn, config.topics, now=T0)
     sub = config.subscribers[0]
     plans = _plans(conn, lambda: pending_counts(conn, config, now=T0))
@@ -173,7 +174,7 @@ def test_a_delivery_reads_only_what_was_stored_since_the_last(
     config = make_config(tmp_path, smtp.port)
     _archive(config, 30)
     run_deliver(config, now=T0)
-    conn = connect(config)
+    conn = state_conn(config)
     chosen = ledger.Selection(config.subscribers[0].email, ("bo-may",), None,
                               fingerprints=(verdicts.fingerprint(config.topics[0]),))
     assert ledger.floor(conn, chosen) == 0  # another selection: from the beginning
@@ -203,7 +204,7 @@ def test_items_of_a_rejected_digest_are_free_again_though_the_cursor_passed_them
     store(config, 1, "Sắp xếp bộ máy: bài một")
     smtp.handler.data_replies.append("451 4.3.0 try again later")
     run_deliver(config, now=T0)  # reserved, cursor advanced past it
-    conn = connect(config)
+    conn = state_conn(config)
     (pending,) = ledger.pending_digests(conn)
     ledger.mark_rejected(conn, pending.id, error="550 given up")
     run_deliver(config, now=T0 + timedelta(minutes=30))
@@ -222,7 +223,7 @@ def test_status_reads_the_live_file_and_notes_topics_not_yet_reclassified(
     data = gather(config, now=T0)
     assert data["digests"]["pending_items"]["an@example.org"] == {"new": 1, "updated": 0}
     assert (path.stat().st_mtime_ns, path.stat().st_size) == before
-    conn = connect(config)
+    conn = state_conn(config)
     verdicts.refresh(conn, config.topics, now=T0)
     changed = with_phrases(config, {"hợp nhất xã": 3.0})
     assert gather(changed, now=T0)["digests"]["stale_topics"] == ["bo-may"]
@@ -267,7 +268,7 @@ def test_a_database_of_the_previous_schema_is_carried_forward(
     report = run_deliver(config, now=T0)
     assert report.outcomes[0].status == "sent"
     assert all_titles(smtp) == ["Sáp nhập tỉnh: chưa gửi"]
-    conn = connect(config)
+    conn = state_conn(config)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(db.MIGRATIONS)
     assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 2
 
@@ -281,7 +282,7 @@ def test_retention_purges_old_text_and_versions_but_keeps_ids(tmp_path: Path,
     store(config, 1, "Sắp xếp bộ máy: cũ", at=T0 - timedelta(days=40),
           body=("Đoạn dài của bài cũ.",))
     store(config, 2, "Sắp xếp bộ máy: mới", at=T0 - timedelta(days=1))
-    conn = connect(config)
+    conn = state_conn(config)
     from monitor.store import articles as store_articles
 
     assert store_articles.purge_old(conn, before=T0 - timedelta(days=30)) == 1
@@ -301,7 +302,7 @@ def test_a_preview_after_a_topic_change_shows_the_new_verdicts(tmp_path: Path,
 
     config = make_config(tmp_path)
     store(config, 1, "Hợp nhất xã: bài một")
-    verdicts.refresh(connect(config), config.topics, now=T0)
+    verdicts.refresh(state_conn(config), config.topics, now=T0)
     changed = with_phrases(config, {"hợp nhất xã": 3.0})
     judged.clear()
     out = io.StringIO()
@@ -316,7 +317,7 @@ def test_the_recheck_window_is_read_through_its_index(tmp_path: Path) -> None:
 
     config = make_config(tmp_path)
     _archive(config, 5)
-    conn = connect(config)
+    conn = state_conn(config)
     plans = _plans(conn, lambda: store_articles.recheck_due(conn, younger_than=T0))
     assert plans and not any(re.match(r"SCAN (TABLE )?articles\b", line)
                              for _, plan in plans for line in plan), plans

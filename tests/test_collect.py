@@ -3,19 +3,17 @@ pages and 40 articles: discovery, conditional re-checks, diffs, failures, refusa
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import make_config
+from support import make_config, state_conn
 from support.sitesrv import Fault, FixtureSite, SiteServer
 
 from monitor.collect import CollectReport, run_collect
 from monitor.commands.collect import render_summary
 from monitor.config import Config, FetchConfig, loads
 from monitor.store import articles as store
-from monitor.store import db
 from monitor.store import runs as run_store
 
 
@@ -24,12 +22,9 @@ def config(tmp_path: Path, server: SiteServer) -> Config:
     return make_config(tmp_path, server.base)
 
 
-def conn_of(config: Config) -> sqlite3.Connection:
-    return db.connect(db.db_path(config.state_dir))
-
 
 def stored_ids(config: Config) -> set[str]:
-    return {r[0] for r in conn_of(config).execute("SELECT ident FROM articles")}
+    return {r[0] for r in state_conn(config).execute("SELECT ident FROM articles")}
 
 
 def ids(articles: list) -> set[str]:  # type: ignore[type-arg]
@@ -44,7 +39,7 @@ def test_a_first_run_finds_and_stores_every_article(config: Config, site: Fixtur
     assert report.outcome == "ok" and report.exit_code == 0
     assert report.counts.new == 40 and report.counts.pages_fetched == 43
     assert stored_ids(config) == ids(site.articles)
-    article = store.get_article(conn_of(config), str(site.articles[0].id))
+    article = store.get_article(state_conn(config), str(site.articles[0].id))
     assert article is not None and article.title == site.articles[0].title
     assert article.sapo.startswith("Sáng") and len(article.body) >= 6
     assert article.published_at is not None and article.extractor == "profile"
@@ -55,7 +50,7 @@ def test_a_first_run_finds_and_stores_every_article(config: Config, site: Fixtur
 def test_a_second_run_with_nothing_changed_sends_one_conditional_request(
         config: Config, site: FixtureSite) -> None:
     run_collect(config)
-    versions_before = conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0]
+    versions_before = state_conn(config).execute("SELECT count(*) FROM versions").fetchone()[0]
     site.reset_log()
     report = run_collect(config)
     hits = site.hits
@@ -63,7 +58,7 @@ def test_a_second_run_with_nothing_changed_sends_one_conditional_request(
     assert [(h.path, h.status, h.conditional) for h in hits] == [("/xay-dung-dang", 304, True)]
     assert report.counts.new == 0 and report.counts.changed == 0
     assert report.counts.pages_fetched == 0 and report.counts.not_modified == 1
-    assert conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0] == \
+    assert state_conn(config).execute("SELECT count(*) FROM versions").fetchone()[0] == \
         versions_before
 
 
@@ -115,7 +110,7 @@ def test_an_edited_article_comes_back_changed_with_both_versions_kept(
     assert report.counts.changed == 1 and report.counts.new == 0
     [change] = report.changes
     assert change.kind == "changed" and change.changed_fields == ("body",)
-    old, new = store.versions(conn_of(config), str(edited.id))
+    old, new = store.versions(state_conn(config), str(edited.id))
     assert "Đoạn bổ sung sau khi bài được cập nhật." not in old.body
     assert new.body[-1] == "Đoạn bổ sung sau khi bài được cập nhật."
 
@@ -200,7 +195,7 @@ def test_what_failed_is_fetched_on_the_next_run(config: Config, site: FixtureSit
     report = run_collect(config)
     assert report.outcome == "ok" and report.counts.new == 2
     assert stored_ids(config) == ids(site.articles)
-    assert store.pending_count(conn_of(config)) == 0
+    assert store.pending_count(state_conn(config)) == 0
 
 
 def test_a_gone_article_is_asked_for_again_after_a_day_not_every_run(
@@ -209,7 +204,7 @@ def test_a_gone_article_is_asked_for_again_after_a_day_not_every_run(
     site.fault(gone.path, Fault("status", status=404), times=None)
     report = run_collect(config)
     assert report.counts.failed == 1 and "HTTP 404" in report.errors[0].reason
-    assert store.pending_count(conn_of(config)) == 1  # kept, not lost
+    assert store.pending_count(state_conn(config)) == 1  # kept, not lost
     site.reset_log()
     run_collect(config)
     assert site.requests_to(gone.path) == []
@@ -242,7 +237,7 @@ def test_refused_pages_are_recorded_with_their_reason(config: Config, site: Fixt
     assert "max_bytes" in reasons[a[2].path[1:]]
     assert "application/pdf" in reasons[a[3].path[1:]]
     assert site.requests_to(a[1].path) == []
-    saved = run_store.get_run(conn_of(config), report.run_id or 0)
+    saved = run_store.get_run(state_conn(config), report.run_id or 0)
     assert saved is not None and len([e for e in saved.errors if e.kind == "refused"]) == 4
     # Not asked for again on the next run (policy does not change in an hour).
     site.reset_log()
@@ -269,11 +264,11 @@ def test_canaries_count_consecutive_failures_of_a_source(config: Config,
     site.fault("/xay-dung-dang", Fault("body", content=empty), times=None)
     for _ in range(2):
         run_collect(config)
-    [health] = run_store.source_health(conn_of(config))
+    [health] = run_store.source_health(state_conn(config))
     assert health.consecutive_failures == 2 and health.problems == ("no article links found",)
     site.clear_faults()
     run_collect(config)
-    [health] = run_store.source_health(conn_of(config))
+    [health] = run_store.source_health(state_conn(config))
     assert health.consecutive_failures == 0
 
 
@@ -287,7 +282,7 @@ def test_an_article_the_profile_misses_fails_the_extraction_canary(
     [health] = report.sources
     assert (health.articles, health.profile_ok) == (40, 39)
     assert any("not extracted by the profile" in p for p in health.problems)
-    article = store.get_article(conn_of(config), str(site.articles[0].id))
+    article = store.get_article(state_conn(config), str(site.articles[0].id))
     assert article is not None and article.extractor == "generic"
 
 
@@ -318,10 +313,10 @@ def test_a_dry_run_writes_no_state(config: Config, site: FixtureSite) -> None:
     assert not config.state_dir.exists()
     run_collect(config)
     site.edit(site.articles[0])  # published 30 min ago: re-checked when 1 h old
-    before = conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0]
+    before = state_conn(config).execute("SELECT count(*) FROM versions").fetchone()[0]
     later = datetime.now(UTC) + timedelta(hours=1)
     assert run_collect(config, dry_run=True, now=later).counts.changed == 1
-    assert conn_of(config).execute("SELECT count(*) FROM versions").fetchone()[0] == before
+    assert state_conn(config).execute("SELECT count(*) FROM versions").fetchone()[0] == before
 
 
 def test_the_summary_fits_one_screen(config: Config) -> None:
@@ -366,5 +361,5 @@ def test_the_header_charset_wins_over_the_page_meta(config: Config, site: Fixtur
     site.fault(article.path, Fault("body", content=lying,
                                    content_type="text/html; charset=utf-8"), times=None)
     run_collect(config)
-    stored = store.get_article(conn_of(config), str(article.id))
+    stored = store.get_article(state_conn(config), str(article.id))
     assert stored is not None and stored.title == article.title

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import state_conn
 from support.smtpsrv import Received, SmtpServer, delivery_toml, free_port
 
 from monitor.config import Config, loads
@@ -17,7 +17,7 @@ from monitor.deliver import DeliverReport, is_due, next_due, pending_counts, run
 from monitor.extract.text import VN_TZ
 from monitor.mail import SmtpTransport
 from monitor.models import Article
-from monitor.store import db, ledger
+from monitor.store import ledger
 from monitor.store.articles import Fetched, record_article
 
 T0 = datetime(2025, 12, 8, 7, 5, tzinfo=VN_TZ)
@@ -33,14 +33,10 @@ def make_config(root: Path, port: int | None = None, **kw: Any) -> Config:
     return loads(delivery_toml(smtp_port=port, **kw), root=root, name="config.toml")
 
 
-def connect(config: Config) -> sqlite3.Connection:
-    return db.connect(db.db_path(config.state_dir))
-
-
 def store(config: Config, n: int, title: str, *, at: datetime = T0 - timedelta(hours=1),
           body: tuple[str, ...] = ("Một đoạn của bài.",), sapo: str = "Kinhtedothi - Tin.",
           baseline: bool = False, seen: datetime | None = None) -> None:
-    conn = connect(config)
+    conn = state_conn(config)
     try:
         article = Article(url=f"https://kinhtedothi.vn/bai-{n}.{n}.html", title=title, sapo=sapo,
                           body=body, published_at=at)
@@ -90,7 +86,7 @@ def test_smtp_down_then_up_delivers_each_item_once(tmp_path: Path) -> None:
     assert down.exit_code == 1 and [o.status for o in down.outcomes] == ["failed"]
     assert down.outcomes[0].new == 1
     assert "cannot reach" in down.outcomes[0].error
-    conn = connect(config)
+    conn = state_conn(config)
     assert ledger.digests(conn) == []  # nothing reserved while the server is unreachable
     conn.close()
     store(config, 2, "Sáp nhập tỉnh: bài hai", at=T0 + timedelta(minutes=10))
@@ -131,7 +127,7 @@ def test_a_rejected_recipient_is_recorded_and_does_not_hold_back_the_others(
     assert [(o.subscriber, o.status) for o in report.outcomes] == [
         ("bad@example.org", "rejected"), ("an@example.org", "sent")]
     assert [m.recipients for m in smtp.messages] == [["an@example.org"]]
-    conn = connect(config)
+    conn = state_conn(config)
     (rejected,) = ledger.digests(conn, status="rejected")
     conn.close()
     assert rejected.subscriber == "bad@example.org" and "550" in (rejected.last_error or "")
@@ -244,7 +240,7 @@ def test_a_dry_run_sends_and_records_nothing(tmp_path: Path, smtp: SmtpServer) -
     store(config, 1, "Sắp xếp bộ máy: một")
     dry = run_deliver(config, now=T0, dry_run=True)
     assert dry.dry_run and [o.status for o in dry.outcomes] == ["sent"] and not smtp.messages
-    conn = connect(config)
+    conn = state_conn(config)
     assert ledger.digests(conn) == [] and ledger.state(conn, "an@example.org") is None
     conn.close()
     assert run_deliver(config, now=T0).outcomes[0].status == "sent"
@@ -288,13 +284,13 @@ def test_pending_counts_show_what_each_subscriber_has_not_received(tmp_path: Pat
     config = make_config(tmp_path, smtp.port)
     store(config, 1, "Sắp xếp bộ máy: một")
     store(config, 2, "Giá vàng")
-    conn = connect(config)
+    conn = state_conn(config)
     try:
         assert pending_counts(conn, config, now=T0) == {"an@example.org": (1, 0)}
     finally:
         conn.close()
     run_deliver(config, now=T0)
-    conn = connect(config)
+    conn = state_conn(config)
     try:
         assert pending_counts(conn, config, now=T0) == {"an@example.org": (0, 0)}
     finally:
@@ -314,7 +310,7 @@ def test_a_bad_address_fails_only_its_own_digest(tmp_path: Path, smtp: SmtpServe
 def test_over_the_budget_the_ledger_records_only_what_the_message_carries(
         tmp_path: Path, smtp: SmtpServer) -> None:
     config = make_config(tmp_path, smtp.port, digest="max_items = 200\nmax_message_kb = 30")
-    conn = connect(config)
+    conn = state_conn(config)
     try:
         for n in range(1, 101):
             url = (f"https://kinhtedothi.vn/dao-tao-boi-duong-can-bo-cap-xa-dap-ung-yeu-cau-chinh"
@@ -340,7 +336,7 @@ def test_over_the_budget_the_ledger_records_only_what_the_message_carries(
     # Every item in exactly one message.
     assert sum(len(c) for c in carried) == 100
     assert set().union(*carried) == {str(n) for n in range(1, 101)}
-    conn = connect(config)
+    conn = state_conn(config)
     try:
         counts = [r[0] for r in conn.execute(
             "SELECT count(*) FROM deliveries GROUP BY digest_id ORDER BY digest_id")]

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import make_config
+from support import make_config, state_conn
 from support.sitesrv import Fault, FixtureSite, SiteServer
 
 from monitor.collect import run_collect
 from monitor.config import Config
 from monitor.fetch_response import challenge
-from monitor.store import db
 
 
 @pytest.fixture
@@ -25,12 +24,9 @@ def config(tmp_path: Path, server: SiteServer) -> Config:
     return make_config(tmp_path, server.base)
 
 
-def conn_of(config: Config) -> sqlite3.Connection:
-    return db.connect(db.db_path(config.state_dir))
-
 
 def titles(config: Config) -> list[str]:
-    return [r[0] for r in conn_of(config).execute("SELECT title FROM articles")]
+    return [r[0] for r in state_conn(config).execute("SELECT title FROM articles")]
 
 
 # --- challenge and block pages ------------------------------------------------------------
@@ -52,7 +48,7 @@ def test_a_cf_mitigated_header_marks_a_block_whatever_the_page(
                                             headers={"cf-mitigated": "challenge"}), times=None)
     report = run_collect(config)
     assert report.counts.blocked >= 1
-    assert str(site.articles[0].id) not in {r[0] for r in conn_of(config).execute(
+    assert str(site.articles[0].id) not in {r[0] for r in state_conn(config).execute(
         "SELECT ident FROM articles")}
 
 
@@ -82,7 +78,7 @@ def test_an_article_about_captchas_on_a_cloudflare_site_is_not_a_challenge() -> 
 
 
 def pending_of(config: Config, ident: str) -> sqlite3.Row | None:
-    conn = conn_of(config)
+    conn = state_conn(config)
     conn.row_factory = sqlite3.Row
     row: sqlite3.Row | None = conn.execute("SELECT * FROM pending WHERE ident = ?",
                                            (ident,)).fetchone()
@@ -90,7 +86,7 @@ def pending_of(config: Config, ident: str) -> sqlite3.Row | None:
 
 
 def stored(config: Config, ident: str) -> bool:
-    return conn_of(config).execute("SELECT 1 FROM articles WHERE ident = ?",
+    return state_conn(config).execute("SELECT 1 FROM articles WHERE ident = ?",
                                    (ident,)).fetchone() is not None
 
 
@@ -121,7 +117,7 @@ def test_a_page_cut_short_is_not_stored_on_first_sight_and_is_retried_next_run(
     assert any("page cut short" in e.reason for e in report.errors)
     report = run_collect(config)
     assert stored(config, str(first.id)) and not [e for e in report.errors if e.kind == "warning"]
-    conn = conn_of(config)
+    conn = state_conn(config)
     body = conn.execute("SELECT body FROM articles WHERE ident = ?", (str(first.id),)).fetchone()
     assert len(body[0]) > 200  # the whole article, not the cut copy
 
@@ -181,7 +177,7 @@ def test_windows_1258_bytes_declared_utf8_are_read_as_windows_1258_with_a_warnin
     site.fault(first.path, Fault("body", content=legacy,
                                  content_type="text/html; charset=utf-8"), times=None)
     report = run_collect(config)
-    title = conn_of(config).execute("SELECT title FROM articles WHERE ident = ?",
+    title = state_conn(config).execute("SELECT title FROM articles WHERE ident = ?",
                                     (str(first.id),)).fetchone()[0]
     assert title == unicodedata.normalize("NFC", first.title)
     warnings = [e.reason for e in report.errors if e.kind == "warning"]

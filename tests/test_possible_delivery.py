@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import state_conn
 from support.smtpsrv import SmtpServer, delivery_toml
 
 from monitor.config import Config, loads
 from monitor.deliver import run_deliver
 from monitor.extract.text import VN_TZ
 from monitor.models import Article
-from monitor.store import db
 from monitor.store.articles import Fetched, record_article
 
 T0 = datetime(2025, 12, 8, 7, 5, tzinfo=VN_TZ)
@@ -37,7 +37,7 @@ def make_config(root: Path, port: int, **sub: str) -> Config:
 
 
 def store(config: Config, title: str, sapo: str, *, seen: datetime) -> None:
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         article = Article(url="https://kinhtedothi.vn/bai-1.1.html", title=title, sapo=sapo,
                           body=("Một đoạn của bài.",), published_at=T0 - timedelta(hours=1))

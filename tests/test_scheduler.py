@@ -16,7 +16,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from apscheduler.triggers.date import DateTrigger
-from support import config_toml
+from support import config_toml, state_conn
 from support.sitesrv import Fault, FixtureSite, SiteServer
 from support.smtpsrv import delivery_toml
 
@@ -58,7 +58,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 def runs_of(config: Config) -> dict[str, job_store.JobRun]:
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         return job_store.last_runs(conn)
     finally:

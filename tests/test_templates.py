@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import state_conn
 from support.smtpsrv import SmtpServer, delivery_toml
 
 from monitor.alerts import send_test
 from monitor.cli import main
 from monitor.config import Config, loads
 from monitor.models import Article
-from monitor.store import db
 from monitor.store.articles import Fetched, record_article
 
 MARK = "Bản tin riêng của ban biên tập"
@@ -32,7 +32,7 @@ def setup(root: Path, port: int) -> Config:
         '\n[alerts]\nrecipients = ["ops@example.org"]\n')
     (root / "config.toml").write_text(text, encoding="utf-8")
     config = loads(text, root=root, name=str(root / "config.toml"))
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         at = datetime.now(UTC) - timedelta(hours=1)
         article = Article(url="https://kinhtedothi.vn/bai-1.1.html",

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import state_conn
 from support.smtpsrv import delivery_toml, free_port
 
 from monitor.cli import main
@@ -28,7 +29,7 @@ from monitor.errors import ConfigError
 from monitor.extract.text import VN_TZ
 from monitor.mail import as_bytes, build_message, list_unsubscribe
 from monitor.models import Article
-from monitor.store import db, unsubscribes
+from monitor.store import unsubscribes
 from monitor.store.articles import Fetched, record_article
 from monitor.unsubscribe import signature, url_for
 
@@ -64,7 +65,7 @@ def request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[i
 
 
 def unsubscribed(config: Config) -> set[str]:
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         return set(unsubscribes.all_unsubscribed(conn))
     finally:
@@ -72,7 +73,7 @@ def unsubscribed(config: Config) -> set[str]:
 
 
 def store_article(config: Config, n: int) -> None:
-    conn = db.connect(db.db_path(config.state_dir))
+    conn = state_conn(config)
     try:
         url = f"https://kinhtedothi.vn/bai-{n}.{n}.html"
         article = Article(url=url, title=f"Sắp xếp bộ máy: bài {n}", sapo="Kinhtedothi - Tin.",
@@ -259,14 +260,14 @@ def test_an_unsubscribed_address_is_neither_stuck_nor_rejected_for_the_operator(
         assert run_deliver(config, now=T0).outcomes[0].status == "failed"
 
         def keys(at: datetime) -> list[str]:
-            conn = db.connect(db.db_path(config.state_dir))
+            conn = state_conn(config)
             try:
                 return [c.key for c in conditions(conn, config, now=at)]
             finally:
                 conn.close()
 
         assert keys(T0 + timedelta(hours=7)) == ["stuck:an@example.org"]
-        conn = db.connect(db.db_path(config.state_dir))
+        conn = state_conn(config)
         try:
             unsubscribes.record(conn, "an@example.org", now=T0 + timedelta(hours=7),
                                 via="one-click")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, loads
+from monitor.store import db
 
 FAST_FETCH = {
     "min_delay_seconds": 0.0,
@@ -53,3 +55,8 @@ def make_config(root: Path, base_url: str, **kwargs: Any) -> Config:
     text = config_toml(base_url, **kwargs)
     (root / "config.toml").write_text(text, encoding="utf-8")
     return loads(text, root=root, name=str(root / "config.toml"))
+
+
+def state_conn(config: Config) -> sqlite3.Connection:
+    """The state database of ``config``, opened directly (no lock, no checks) to look inside."""
+    return db.connect(db.db_path(config.state_dir))
