@@ -1,8 +1,10 @@
 """The labelled sets of tests/fixtures/relevance/ and the default topic's figures on them.
 
-tuning.jsonl is what the rules were tuned on; holdout.jsonl was written before the rules were
-rewritten and never tuned on (see README, "Relevance"). The figures asserted here are the ones
-the issue asks for; the report of every error is `python benchmarks/relevance_report.py`.
+tuning.jsonl is what the rules are tuned on: the team's first 278 items, the 109 of its first
+holdout (tuned on once its errors had been read) and 196 written by a second labeller. holdout.jsonl
+(168 items) was written by a third labeller who never saw the rules or the other sets, and was
+committed before any rule was tuned again; only its figures are read (see README, "Relevance").
+The report of every error is `python benchmarks/relevance_report.py`.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.98, 0.95, 0.98),
-    # measured 0.961 / 0.907 / 0.981: the issue's recall target (0.93) is not met yet
-    ("holdout", HOLDOUT, 0.95, 0.90, 0.98),
+    ("tuning", TUNING, 0.96, 0.89, 0.93),
+    # the rules of the first holdout, before any tuning on the new parts: 0.931 / 0.798 / 0.881
+    ("holdout", HOLDOUT, 0.93, 0.79, 0.88),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
