@@ -43,8 +43,13 @@ from monitor.models import Article, Match, MatchKind, Relevance, Verdict
 
 Field = Literal["title", "sapo", "body"]
 Span = tuple[int, int]
-# Terms of two words or more that start with the same two: size -> all their keys -> (role, name)
-_BySize = dict[int, dict[tuple[str, ...], list[tuple[str, str]]]]
+# What a term is: its role (below), its name as written in the config, its class (near rules)
+_Entry = tuple[int, str, str]
+# Terms of two words or more that start with the same two: size -> all their keys -> entries
+_BySize = dict[int, dict[tuple[str, ...], list[_Entry]]]
+# Roles: a phrase, an exclusion, a context exclusion's word, a word of a class some rule uses as
+# an action, a word of a class only ever a unit (looked for near the actions only).
+_PHRASE, _EXCLUDE, _CONTEXT, _CLASS, _UNIT = range(5)
 
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
@@ -107,42 +112,40 @@ class CompiledTopic:
         # Terms indexed by their first token key (one-word terms) and by their first two
         # (longer ones), so that each token costs a dictionary look-up or two; longer terms
         # then by length, longest first, and all their keys (one look-up per length).
-        self._single: dict[str, list[tuple[str, str]]] = {}
+        self._single: dict[str, list[_Entry]] = {}
         self._multi: dict[tuple[str, str], _BySize] = {}
         # The words of classes that are only ever a rule's unit ("xã", "bộ", "Hà Nội": the
-        # commonest) are looked for only near an action found first (``terms(lazy=True)``).
-        self._lazy_single: dict[str, list[tuple[str, str]]] = {}
-        self._lazy_multi: dict[tuple[str, str], _BySize] = {}
+        # commonest) count only near an action (``_add_units``): found in the same pass as
+        # the other terms (one pass is cheaper than a second one over the actions' windows).
         self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
         self.weights: dict[str, float] = {}
         for phrase, weight in topic.phrases.items():
-            self._add(phrase, "phrase", phrase)
+            self._add(phrase, _PHRASE, phrase)
             self.weights[phrase] = weight
         for phrase in topic.exclude:
-            self._add(phrase, "exclude", phrase)
+            self._add(phrase, _EXCLUDE, phrase)
         self.classes: set[str] = set()
         for rule in topic.near:
             for cls in (rule.action, rule.unit):
                 if cls not in self.classes and cls in topic.classes:
                     self.classes.add(cls)
+                    role = _UNIT if cls in self.lazy else _CLASS
                     for word in topic.classes[cls]:
-                        self._add(word, "class:" + cls, word, lazy=cls in self.lazy)
+                        self._add(word, role, word, cls)
             self.weights[rule.name] = rule.weight
         self.context_rules = [(ctx, frozenset(ctx.words)) for ctx in topic.exclude_near]
         for ctx in topic.exclude_near:
             for word in ctx.words:
-                self._add(word, "context", word)
-        for multi in (self._multi, self._lazy_multi):
-            for pair, by_size in multi.items():
-                multi[pair] = dict(sorted(by_size.items(), reverse=True))
-        firsts = ({*self._single, *self._lazy_single}
-                  | {k[0] for k in (*self._multi, *self._lazy_multi)})
+                self._add(word, _CONTEXT, word)
+        for pair, by_size in self._multi.items():
+            self._multi[pair] = dict(sorted(by_size.items(), reverse=True))
+        firsts = {*self._single} | {k[0] for k in self._multi}
         self.triggers = frozenset(t for t, k in self._canon.items() if k in firsts)
 
     def _key(self, token: str) -> str:
         return fold_ascii(token) if self.insensitive else fold(token)
 
-    def _add(self, text: str, role: str, name: str, *, lazy: bool = False) -> None:
+    def _add(self, text: str, role: int, name: str, cls: str = "") -> None:
         tokens = _TOKEN.findall(nfc(text).lower())
         if not tokens:
             return
@@ -150,39 +153,33 @@ class CompiledTopic:
         for token, key in zip(tokens, keys, strict=True):
             for variant in _variants(token) | {key}:
                 self._canon[variant] = key
-        single, multi = ((self._lazy_single, self._lazy_multi) if lazy
-                         else (self._single, self._multi))
         if len(keys) == 1:
-            single.setdefault(keys[0], []).append((role, name))
+            self._single.setdefault(keys[0], []).append((role, name, cls))
         else:
-            by_size = multi.setdefault((keys[0], keys[1]), {})
-            by_size.setdefault(len(keys), {}).setdefault(keys, []).append((role, name))
+            by_size = self._multi.setdefault((keys[0], keys[1]), {})
+            by_size.setdefault(len(keys), {}).setdefault(keys, []).append((role, name, cls))
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
         if self.insensitive:
             return [fold_ascii(t) for t in tokens]
         return list(map(self._canon.get, tokens, tokens))
 
-    def terms(self, keys: Sequence[str], lo: int = 0, hi: int | None = None, *,
-              lazy: bool = False) -> list[tuple[int, int, str, str]]:
-        """(first, last, role, name) of every term starting in keys[lo:hi], by start and then
-        longest first: the eager terms, or with ``lazy`` the words of unit-only classes."""
-        single, multi = ((self._lazy_single, self._lazy_multi) if lazy
-                         else (self._single, self._multi))
+    def terms(self, keys: Sequence[str]) -> list[tuple[int, int, int, str, str]]:
+        """(first, last, role, name, class) of every term in keys, by start and then longest
+        first."""
+        single, multi = self._single, self._multi
         n = len(keys)
-        hi = n if hi is None else min(hi, n)
-        out: list[tuple[int, int, str, str]] = []
+        out: list[tuple[int, int, int, str, str]] = []
         # The positions are found by C-level look-ups over the whole part: only the few tokens
         # that start a term are visited in Python.
-        pairs = zip(keys[lo:hi], keys[lo + 1:hi + 1], strict=False)  # the last has no pair
-        for i in compress(count(lo), map(multi.__contains__, pairs)):
+        for i in compress(count(), map(multi.__contains__, zip(keys, keys[1:]))):
             for size, table in multi[(keys[i], keys[i + 1])].items():
                 if i + size <= n:
-                    for role, name in table.get(tuple(keys[i:i + size]), ()):
-                        out.append((i, i + size - 1, role, name))
-        for i in compress(count(lo), map(single.__contains__, keys[lo:hi])):
-            for role, name in single[keys[i]]:
-                out.append((i, i, role, name))
+                    for role, name, cls in table.get(tuple(keys[i:i + size]), ()):
+                        out.append((i, i + size - 1, role, name, cls))
+        for i in compress(count(), map(single.__contains__, keys)):
+            for role, name, cls in single[keys[i]]:
+                out.append((i, i, role, name, cls))
         # Stable: at one token the longer (multi-word, longest first) terms stay before singles.
         out.sort(key=itemgetter(0))
         return out
@@ -217,39 +214,48 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
 
 
-def _gap(keys: Sequence[str], free: _Names, start: int, stop: int,
-         limit: int) -> int | None:
-    """Counted words in keys[start:stop], or None if a sentence ends there or it is too long."""
-    if stop - start > limit + 8:
-        return None
-    counted = 0
-    for j in range(start, stop):
-        key = keys[j]
-        if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
+class _Gaps:
+    """Counted words between an action and a unit: numbers, punctuation other than a sentence
+    end, function words and words of a proper name ("Bộ Tài nguyên và Môi trường", "tỉnh Kon
+    Tum") are free. Rules often pair the same words, so each stretch is counted once."""
+
+    def __init__(self, keys: Sequence[str], text: str, start: Callable[[int], int]) -> None:
+        self.keys, self.text, self.start = keys, text, start
+        self.counted: dict[tuple[int, int], int | None] = {}
+        # No proper names in a text written in capitals or title case (judged on its start),
+        # where every word would be one; judged at the first look-up: most parts need none.
+        self.names: bool | None = None
+
+    def __call__(self, start: int, stop: int, limit: int) -> int | None:
+        """Counted words in keys[start:stop], or None if a sentence ends there or they are more
+        than ``limit``."""
+        if stop - start > limit + 8:
             return None
-        if key.isdigit() or key in FUNCTION_WORDS or not key[0].isalnum() or free[j]:
-            continue
-        counted += 1
-        if counted > limit:
-            return None
-    return counted
+        span = (start, stop)
+        if span in self.counted:
+            counted = self.counted[span]
+        else:
+            counted = self.counted[span] = self._count(start, stop)
+        return None if counted is None or counted > limit else counted
 
+    def _count(self, start: int, stop: int) -> int | None:
+        keys = self.keys
+        counted = 0
+        for j in range(start, stop):
+            key = keys[j]
+            if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
+                return None
+            # key[:1]: a lone combining mark folds to "" without accents
+            if key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum() or self._name(j):
+                continue
+            counted += 1
+        return counted
 
-class _Names:
-    """Which tokens start with a capital: words of a proper name ("Bộ Tài nguyên và Môi
-    trường", "tỉnh Kon Tum"), free between an action and its unit. None in a text written in
-    capitals or title case (judged on its start), where every word would be one. Looked up
-    token by token, only between candidate pairs."""
-
-    def __init__(self, text: str, start: Callable[[int], int]) -> None:
-        self.text, self.start = text, start
-        self.off: bool | None = None  # judged at the first look-up: most parts have none
-
-    def __getitem__(self, j: int) -> bool:
-        if self.off is None:
+    def _name(self, j: int) -> bool:
+        if self.names is None:
             head = [t[0].isupper() for t in _TOKEN.findall(self.text[:300])]
-            self.off = sum(head) * 5 > len(head) * 3
-        return not self.off and self.text[self.start(j)].isupper()
+            self.names = sum(head) * 5 <= len(head) * 3
+        return self.names and self.text[self.start(j)].isupper()
 
 
 def _between_digits(keys: Sequence[str], j: int) -> bool:
@@ -257,11 +263,11 @@ def _between_digits(keys: Sequence[str], j: int) -> bool:
 
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
-          keys: Sequence[str],
-          free: _Names) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
+          gap: _Gaps) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
     starts = [u[0] for u in units]  # units come in text order
-    reach = rule.within + 8 + 6  # _gap gives up beyond within + 8; a term has a few words
+    reach = rule.within + 8 + 6  # a gap is None beyond within + 8; a term has a few words
+    within, any_order = rule.within, rule.order == "any"
     for action in actions:
         best: tuple[int, tuple[int, int, str]] | None = None
         lo = bisect_left(starts, action[0] - reach)
@@ -270,23 +276,21 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
             if unit[0] > action[1]:
                 # The first unit after the action is the only one that can win among those
                 # after it: a later one's gap holds this one's, and a tie keeps the first.
-                gap = _gap(keys, free, action[1] + 1, unit[0], rule.within)
-                if gap is not None and (best is None or gap < best[0]):
-                    best = (gap, unit)
+                found = gap(action[1] + 1, unit[0], within)
+                if found is not None and (best is None or found < best[0]):
+                    best = (found, unit)
                 break
-            elif rule.order == "any" and unit[1] < action[0]:
-                gap = _gap(keys, free, unit[1] + 1, action[0], rule.within)
-            else:
-                continue
-            if gap is not None and (best is None or gap < best[0]):
-                best = (gap, unit)
+            if any_order and unit[1] < action[0]:
+                found = gap(unit[1] + 1, action[0], within)
+                if found is not None and (best is None or found < best[0]):
+                    best = (found, unit)
         if best is not None:
             pairs.append((action, best[1]))
     return pairs
 
 
-def _add_units(compiled: CompiledTopic, keys: Sequence[str], where: Field,
-               by_class: dict[str, list[tuple[int, int, str]]]) -> None:
+def _add_units(compiled: CompiledTopic, units: list[tuple[int, int, str, str]], n: int,
+               where: Field, by_class: dict[str, list[tuple[int, int, str]]]) -> None:
     """The unit words near the actions found (a pair is never farther apart than this)."""
     windows = sorted((a[0] - rule.within - 14, a[1] + rule.within + 15)
                      for rule in compiled.topic.near
@@ -298,9 +302,14 @@ def _add_units(compiled: CompiledTopic, keys: Sequence[str], where: Field,
             merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((max(lo, 0), hi))
-    for lo, hi in merged:
-        for first, last, role, name in compiled.terms(keys, lo, hi, lazy=True):
-            found = by_class.setdefault(role[6:], [])
+    k = 0
+    for first, last, name, cls in units:  # in text order, as the windows
+        while k < len(merged) and min(merged[k][1], n) <= first:
+            k += 1
+        if k == len(merged):
+            break
+        if first >= merged[k][0]:
+            found = by_class.setdefault(cls, [])
             if not found or found[-1][0] != first:
                 found.append((first, last, name))
 
@@ -326,20 +335,23 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     phrases: list[tuple[int, int, str]] = []
     excludes: list[tuple[int, int, str]] = []
     contexts: list[tuple[int, int, str]] = []
+    units: list[tuple[int, int, str, str]] = []
     by_class: dict[str, list[tuple[int, int, str]]] = {}
-    for first, last, role, name in compiled.terms(keys):
-        if role == "phrase":
-            phrases.append((first, last, name))
-        elif role == "exclude":
-            excludes.append((first, last, name))
-        elif role == "context":
-            contexts.append((first, last, name))
-        else:
-            found = by_class.setdefault(role[6:], [])
+    for first, last, role, name, cls in compiled.terms(keys):
+        if role == _CLASS:
+            found = by_class.setdefault(cls, [])
             if not found or found[-1][0] != first:  # longest term of a class at one token
                 found.append((first, last, name))
-    if compiled.lazy and by_class:
-        _add_units(compiled, keys, where, by_class)
+        elif role == _UNIT:
+            units.append((first, last, name, cls))
+        elif role == _PHRASE:
+            phrases.append((first, last, name))
+        elif role == _EXCLUDE:
+            excludes.append((first, last, name))
+        else:
+            contexts.append((first, last, name))
+    if units and by_class:
+        _add_units(compiled, units, len(keys), where, by_class)
     if by_class:
         # A class word inside a longer one is not a word of its own ("nhập" in "sáp nhập").
         longest: dict[int, int] = {}
@@ -406,14 +418,14 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
-    free = _Names(text, lambda j: span(j, j)[0])
+    gap = _Gaps(keys, text, lambda j: span(j, j)[0])
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
         if rule.action not in by_class or rule.unit not in by_class:
             continue
-        actions, units = clear(rule.action), clear(rule.unit)
-        for action, unit in _near(rule, actions, units, keys, free):
+        actions, units_ = clear(rule.action), clear(rule.unit)
+        for action, unit in _near(rule, actions, units_, gap):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
@@ -437,7 +449,7 @@ def _context(compiled: CompiledTopic, hits: list[_Hit],
         if compiled.weights.get(hit.name, 0.0) > 0:
             near = contexts[bisect_left(starts, hit.first - widest):
                             bisect_right(starts, hit.last + widest)]
-            for rule, words in compiled.context_rules:
+            for rule, words in compiled.context_rules if near else ():
                 if rule.cancels and hit.name not in rule.cancels:
                     continue
                 blocker = next((name for first, last, name in near if name in words
