@@ -28,28 +28,27 @@ Every point is explained: each ``Match`` names the phrase or rule, the words fou
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress, count
-from operator import itemgetter
+from itertools import accumulate
 from typing import Literal
 
 from monitor.config import NearRule, TopicConfig
-from monitor.extract.text import fold, fold_ascii, nfc
+from monitor.extract.text import fold, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, Verdict
+from monitor.termindex import (
+    CLASS,
+    EXCLUDE,
+    PHRASE,
+    SPACED_TOKEN,
+    CompiledTopic,
+    compile_topic,
+    tokens_of,
+)
 
 Field = Literal["title", "sapo", "body"]
 Span = tuple[int, int]
-# What a term is: its role (below), its name as written in the config, its class (near rules)
-_Entry = tuple[int, str, str]
-# Terms of two words or more that start with the same two: size -> all their keys -> entries
-_BySize = dict[int, dict[tuple[str, ...], list[_Entry]]]
-# Roles: a phrase, an exclusion, a context exclusion's word, a word of a class some rule uses as
-# an action, a word of a class only ever a unit (looked for near the actions only).
-_PHRASE, _EXCLUDE, _CONTEXT, _CLASS, _UNIT = range(5)
 
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
@@ -57,9 +56,6 @@ BODY_SEPARATOR = "\n\n"
 PARAGRAPH_MARK = "\n\u00b6"  # "¶": as long as BODY_SEPARATOR
 ELLIPSIS = " … "
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-# The same tokens with the space before each: their lengths add up to each token's end offset.
-_SPACED_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])")
 # Words that may stand between an action and its unit without counting as distance.
 FUNCTION_WORDS = frozenset(fold(w) for w in """
     và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn
@@ -67,8 +63,6 @@ FUNCTION_WORDS = frozenset(fold(w) for w in """
     mười trăm nghìn ngàn triệu tỉnh thành phố
 """.split()) - {fold("tỉnh"), fold("thành"), fold("phố")}
 _SENTENCE_END = frozenset("!?;…\u00b6")
-_TONES = "\u0300\u0301\u0309\u0303\u0323"
-_VOWELS = frozenset("aăâeêioôơuưy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,125 +75,6 @@ class _Hit:
     last: int
     spans: tuple[Span, ...] = ()  # character spans of the words found (action, unit apart)
     text: str = ""
-
-
-# --- compiling --------------------------------------------------------------------------------
-
-
-def _variants(token: str) -> set[str]:
-    """Every tone-mark placement of one lower-case token (the keys ``fold`` maps together)."""
-    decomposed = unicodedata.normalize("NFD", token)
-    tones = [c for c in decomposed if c in _TONES]
-    if len(tones) != 1:
-        return {token}
-    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
-    out = {token}
-    for i, c in enumerate(base):
-        if c in _VOWELS:
-            out.add(unicodedata.normalize("NFC", base[:i] + c + tones[0] + base[i + 1:]))
-    return out
-
-
-class CompiledTopic:
-    """A topic ready to match: every term as a token sequence, indexed by its first token."""
-
-    def __init__(self, topic: TopicConfig) -> None:
-        self.topic = topic
-        self.insensitive = topic.accent_insensitive
-        # key of a token as written -> key it is compared by (filled with every tone placement
-        # of the config's words, so text tokens are looked up, never folded one by one).
-        self._canon: dict[str, str] = {}
-        # Terms indexed by their first token key (one-word terms) and by their first two
-        # (longer ones), so that each token costs a dictionary look-up or two; longer terms
-        # then by length, longest first, and all their keys (one look-up per length).
-        self._single: dict[str, list[_Entry]] = {}
-        self._multi: dict[tuple[str, str], _BySize] = {}
-        # The words of classes that are only ever a rule's unit ("xã", "bộ", "Hà Nội": the
-        # commonest) count only near an action (``_add_units``): found in the same pass as
-        # the other terms (one pass is cheaper than a second one over the actions' windows).
-        self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
-        self.weights: dict[str, float] = {}
-        for phrase, weight in topic.phrases.items():
-            self._add(phrase, _PHRASE, phrase)
-            self.weights[phrase] = weight
-        for phrase in topic.exclude:
-            self._add(phrase, _EXCLUDE, phrase)
-        self.classes: set[str] = set()
-        for rule in topic.near:
-            for cls in (rule.action, rule.unit):
-                if cls not in self.classes and cls in topic.classes:
-                    self.classes.add(cls)
-                    role = _UNIT if cls in self.lazy else _CLASS
-                    for word in topic.classes[cls]:
-                        self._add(word, role, word, cls)
-            self.weights[rule.name] = rule.weight
-        self.context_rules = [(ctx, frozenset(ctx.words)) for ctx in topic.exclude_near]
-        for ctx in topic.exclude_near:
-            for word in ctx.words:
-                self._add(word, _CONTEXT, word)
-        for pair, by_size in self._multi.items():
-            self._multi[pair] = dict(sorted(by_size.items(), reverse=True))
-        firsts = {*self._single} | {k[0] for k in self._multi}
-        self.triggers = frozenset(t for t, k in self._canon.items() if k in firsts)
-
-    def _key(self, token: str) -> str:
-        return fold_ascii(token) if self.insensitive else fold(token)
-
-    def _add(self, text: str, role: int, name: str, cls: str = "") -> None:
-        tokens = _TOKEN.findall(nfc(text).lower())
-        if not tokens:
-            return
-        keys = tuple(self._key(t) for t in tokens)
-        for token, key in zip(tokens, keys, strict=True):
-            for variant in _variants(token) | {key}:
-                self._canon[variant] = key
-        if len(keys) == 1:
-            self._single.setdefault(keys[0], []).append((role, name, cls))
-        else:
-            by_size = self._multi.setdefault((keys[0], keys[1]), {})
-            by_size.setdefault(len(keys), {}).setdefault(keys, []).append((role, name, cls))
-
-    def keys(self, tokens: Sequence[str]) -> list[str]:
-        if self.insensitive:
-            return [fold_ascii(t) for t in tokens]
-        return list(map(self._canon.get, tokens, tokens))
-
-    def terms(self, keys: Sequence[str]) -> list[tuple[int, int, int, str, str]]:
-        """(first, last, role, name, class) of every term in keys, by start and then longest
-        first."""
-        single, multi = self._single, self._multi
-        n = len(keys)
-        out: list[tuple[int, int, int, str, str]] = []
-        # The positions are found by C-level look-ups over the whole part: only the few tokens
-        # that start a term are visited in Python.
-        for i in compress(count(), map(multi.__contains__, zip(keys, keys[1:]))):
-            for size, table in multi[(keys[i], keys[i + 1])].items():
-                if i + size <= n:
-                    for role, name, cls in table.get(tuple(keys[i:i + size]), ()):
-                        out.append((i, i + size - 1, role, name, cls))
-        for i in compress(count(), map(single.__contains__, keys)):
-            for role, name, cls in single[keys[i]]:
-                out.append((i, i, role, name, cls))
-        # Stable: at one token the longer (multi-word, longest first) terms stay before singles.
-        out.sort(key=itemgetter(0))
-        return out
-
-
-_CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
-
-
-def compile_topic(topic: TopicConfig) -> CompiledTopic:
-    # Keyed by identity (a config is loaded once; the entry keeps the topic alive, so its id is
-    # not reused while cached): hashing the phrase table on every call would cost more than
-    # classifying a short article.
-    cached = _CACHE.get(id(topic))
-    if cached is not None and cached[0] is topic:
-        return cached[1]
-    if len(_CACHE) > 64:  # config reloads in a long-lived service must not grow this
-        _CACHE.clear()
-    compiled = CompiledTopic(topic)
-    _CACHE[id(topic)] = (topic, compiled)
-    return compiled
 
 
 # --- matching one text part ---------------------------------------------------------------------
@@ -219,15 +94,16 @@ class _Gaps:
     end, function words and words of a proper name ("Bộ Tài nguyên và Môi trường", "tỉnh Kon
     Tum") are free. Rules often pair the same words, so each stretch is counted once."""
 
-    def __init__(self, keys: Sequence[str], text: str, start: Callable[[int], int]) -> None:
-        self.keys, self.text, self.start = keys, text, start
+    def __init__(self, key: Callable[[int], str], n: int, text: str,
+                 start: Callable[[int], int]) -> None:
+        self.key, self.n, self.text, self.start = key, n, text, start
         self.counted: dict[tuple[int, int], int | None] = {}
         # No proper names in a text written in capitals or title case (judged on its start),
         # where every word would be one; judged at the first look-up: most parts need none.
         self.names: bool | None = None
 
     def __call__(self, start: int, stop: int, limit: int) -> int | None:
-        """Counted words in keys[start:stop], or None if a sentence ends there or they are more
+        """Counted words in tokens [start, stop), or None if a sentence ends there or they are more
         than ``limit``."""
         if stop - start > limit + 8:
             return None
@@ -239,11 +115,11 @@ class _Gaps:
         return None if counted is None or counted > limit else counted
 
     def _count(self, start: int, stop: int) -> int | None:
-        keys = self.keys
+        key_of = self.key
         counted = 0
         for j in range(start, stop):
-            key = keys[j]
-            if key in _SENTENCE_END or (key == "." and not _between_digits(keys, j)):
+            key = key_of(j)
+            if key in _SENTENCE_END or (key == "." and not self._between_digits(j)):
                 return None
             # key[:1]: a lone combining mark folds to "" without accents
             if key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum() or self._name(j):
@@ -253,13 +129,12 @@ class _Gaps:
 
     def _name(self, j: int) -> bool:
         if self.names is None:
-            head = [t[0].isupper() for t in _TOKEN.findall(self.text[:300])]
+            head = [t[0].isupper() for t in tokens_of(self.text[:300])]
             self.names = sum(head) * 5 <= len(head) * 3
         return self.names and self.text[self.start(j)].isupper()
 
-
-def _between_digits(keys: Sequence[str], j: int) -> bool:
-    return 0 < j < len(keys) - 1 and keys[j - 1].isdigit() and keys[j + 1].isdigit()
+    def _between_digits(self, j: int) -> bool:
+        return 0 < j < self.n - 1 and self.key(j - 1).isdigit() and self.key(j + 1).isdigit()
 
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
@@ -289,8 +164,8 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
     return pairs
 
 
-def _add_units(compiled: CompiledTopic, units: list[tuple[int, int, str, str]], n: int,
-               where: Field, by_class: dict[str, list[tuple[int, int, str]]]) -> None:
+def _add_units(compiled: CompiledTopic, codes: str, where: Field,
+               by_class: dict[str, list[tuple[int, int, str]]]) -> None:
     """The unit words near the actions found (a pair is never farther apart than this)."""
     windows = sorted((a[0] - rule.within - 14, a[1] + rule.within + 15)
                      for rule in compiled.topic.near
@@ -302,16 +177,16 @@ def _add_units(compiled: CompiledTopic, units: list[tuple[int, int, str, str]], 
             merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((max(lo, 0), hi))
-    k = 0
-    for first, last, name, cls in units:  # in text order, as the windows
-        while k < len(merged) and min(merged[k][1], n) <= first:
-            k += 1
-        if k == len(merged):
-            break
-        if first >= merged[k][0]:
-            found = by_class.setdefault(cls, [])
-            if not found or found[-1][0] != first:
-                found.append((first, last, name))
+    n = len(codes)
+    longest = compiled.units.longest
+    for lo, hi in merged:
+        hi = min(hi, n)
+        # the words starting in the window, read to their end
+        for first, last, _, name, cls in compiled.units.find(codes, lo, min(hi - 1 + longest, n)):
+            if first < hi:
+                found = by_class.setdefault(cls, [])
+                if not found or found[-1][0] != first:
+                    found.append((first, last, name))
 
 
 def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],
@@ -327,31 +202,39 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
     low = _lower(text)
     # One pass: each token with the spaces before it; the lengths add up to the offsets.
-    pieces = _SPACED_TOKEN.findall(low)
+    pieces = SPACED_TOKEN.findall(low)
     tokens = list(map(str.lstrip, pieces))
-    if compiled.triggers.isdisjoint(tokens) and not compiled.insensitive:
-        return [], []
-    keys = compiled.keys(tokens)
+    key: Callable[[int], str]
+    if compiled.insensitive:
+        keys = compiled.keys(tokens)
+        codes = compiled.codes(tokens, keys)
+        key = keys.__getitem__
+    else:
+        if compiled.triggers.isdisjoint(tokens):
+            return [], []
+        codes = compiled.codes(tokens, None)
+        canon = compiled.canon
+
+        def key(j: int) -> str:  # only the few tokens between an action and a unit need one
+            return canon.get(tokens[j], tokens[j])
+
     phrases: list[tuple[int, int, str]] = []
     excludes: list[tuple[int, int, str]] = []
     contexts: list[tuple[int, int, str]] = []
-    units: list[tuple[int, int, str, str]] = []
     by_class: dict[str, list[tuple[int, int, str]]] = {}
-    for first, last, role, name, cls in compiled.terms(keys):
-        if role == _CLASS:
+    for first, last, role, name, cls in compiled.terms.find(codes):
+        if role == CLASS:
             found = by_class.setdefault(cls, [])
             if not found or found[-1][0] != first:  # longest term of a class at one token
                 found.append((first, last, name))
-        elif role == _UNIT:
-            units.append((first, last, name, cls))
-        elif role == _PHRASE:
+        elif role == PHRASE:
             phrases.append((first, last, name))
-        elif role == _EXCLUDE:
+        elif role == EXCLUDE:
             excludes.append((first, last, name))
         else:
             contexts.append((first, last, name))
-    if units and by_class:
-        _add_units(compiled, units, len(keys), where, by_class)
+    if compiled.lazy and by_class:
+        _add_units(compiled, codes, where, by_class)
     if by_class:
         # A class word inside a longer one is not a word of its own ("nhập" in "sáp nhập").
         longest: dict[int, int] = {}
@@ -418,14 +301,14 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
-    gap = _Gaps(keys, text, lambda j: span(j, j)[0])
+    gap = _Gaps(key, len(tokens), text, lambda j: span(j, j)[0])
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
         if rule.action not in by_class or rule.unit not in by_class:
             continue
-        actions, units_ = clear(rule.action), clear(rule.unit)
-        for action, unit in _near(rule, actions, units_, gap):
+        actions, units = clear(rule.action), clear(rule.unit)
+        for action, unit in _near(rule, actions, units, gap):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words

@@ -1,0 +1,186 @@
+"""A topic's terms compiled for matching (pure): tokens, folding keys, and an Aho-Corasick
+automaton that finds every term of a text part in one C-level pass.
+
+A text part is cut into tokens (runs of word characters, and single punctuation marks) of its
+lower case; a token is compared by its folding key (``monitor.extract.text.fold``: one tone-mark
+placement; with ``accent_insensitive`` every diacritic dropped as well). Each key a term uses
+gets one character of its own, every other token one filler character, so that a part becomes a
+string of one character per token: a term is then a substring of it, found whatever the
+spacing, with its token positions as string indices.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
+
+import ahocorasick
+
+from monitor.config import TopicConfig
+from monitor.extract.text import fold, fold_ascii, nfc
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# The same tokens with the space before each: their lengths add up to each token's end offset.
+# (After the spaces, a character that does not start a word is a punctuation mark: \S.)
+SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
+_TONES = "\u0300\u0301\u0309\u0303\u0323"
+_VOWELS = frozenset("aăâeêioôơuưy")
+_FILLER = "\x00"  # the code of a token no term holds
+
+# What a term is: its role (below), its name as written in the config, its class (near rules)
+Entry = tuple[int, str, str]
+# A term found: first and last token, and what it is
+Found = tuple[int, int, int, str, str]
+# Roles: a phrase, an exclusion, a context exclusion's word, a word of a class some rule uses as
+# an action, a word of a class only ever a unit (looked for near the actions only).
+PHRASE, EXCLUDE, CONTEXT, CLASS, UNIT = range(5)
+
+
+def tokens_of(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _variants(token: str) -> set[str]:
+    """Every tone-mark placement of one lower-case token (the keys ``fold`` maps together)."""
+    decomposed = unicodedata.normalize("NFD", token)
+    tones = [c for c in decomposed if c in _TONES]
+    if len(tones) != 1:
+        return {token}
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
+    out = {token}
+    for i, c in enumerate(base):
+        if c in _VOWELS:
+            out.add(unicodedata.normalize("NFC", base[:i] + c + tones[0] + base[i + 1:]))
+    return out
+
+
+class _Automaton:
+    """Terms as strings of key codes -> (length in tokens, entries), all found in one pass."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, list[Entry]] = {}
+        self.longest = 0
+        self._automaton: ahocorasick.Automaton | None = None
+
+    def add(self, codes: str, entry: Entry) -> None:
+        self.terms.setdefault(codes, []).append(entry)
+        self.longest = max(self.longest, len(codes))
+
+    def build(self) -> None:
+        if self.terms:
+            self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY,
+                                                    ahocorasick.KEY_STRING)
+            for codes, entries in self.terms.items():
+                self._automaton.add_word(codes, (len(codes), entries))
+            self._automaton.make_automaton()
+
+    def find(self, codes: str, start: int = 0, stop: int | None = None) -> list[Found]:
+        """Every term of ``codes[start:stop]``, by first token and then longest first (at one
+        token, terms of one length hold the same words: their entries stay in config order)."""
+        if self._automaton is None:
+            return []
+        end = len(codes) if stop is None else stop
+        out = [(last - size + 1, last, -size, entries)
+               for last, (size, entries) in self._automaton.iter(codes, start, end)]
+        out.sort(key=itemgetter(0, 2))
+        return [(first, last, role, name, cls)
+                for first, last, _, entries in out for role, name, cls in entries]
+
+
+class CompiledTopic:
+    """A topic ready to match: every term as a string of key codes in an automaton."""
+
+    def __init__(self, topic: TopicConfig) -> None:
+        self.topic = topic
+        self.insensitive = topic.accent_insensitive
+        # key of a token as written -> key it is compared by (filled with every tone placement
+        # of the config's words, so text tokens are looked up, never folded one by one).
+        self.canon: dict[str, str] = {}
+        self._key_codes: dict[str, str] = {}
+        self.terms = _Automaton()
+        # The words of classes that are only ever a rule's unit ("xã", "bộ", "Hà Nội": the
+        # commonest) are looked for only near an action found first (``units``).
+        self.units = _Automaton()
+        self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
+        self.weights: dict[str, float] = {}
+        for phrase, weight in topic.phrases.items():
+            self._add(phrase, PHRASE, phrase)
+            self.weights[phrase] = weight
+        for phrase in topic.exclude:
+            self._add(phrase, EXCLUDE, phrase)
+        self.classes: set[str] = set()
+        for rule in topic.near:
+            for cls in (rule.action, rule.unit):
+                if cls not in self.classes and cls in topic.classes:
+                    self.classes.add(cls)
+                    role = UNIT if cls in self.lazy else CLASS
+                    for word in topic.classes[cls]:
+                        self._add(word, role, word, cls)
+            self.weights[rule.name] = rule.weight
+        self.context_rules = [(ctx, frozenset(ctx.words)) for ctx in topic.exclude_near]
+        for ctx in topic.exclude_near:
+            for word in ctx.words:
+                self._add(word, CONTEXT, word)
+        self.terms.build()
+        self.units.build()
+        # token as written -> the code of its key (a token not listed has no term's key)
+        self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
+                       if k in self._key_codes}
+        firsts = {codes[0] for codes in (*self.terms.terms, *self.units.terms)}
+        self.triggers = frozenset(t for t, c in self._codes.items() if c in firsts)
+
+    def _key(self, token: str) -> str:
+        return fold_ascii(token) if self.insensitive else fold(token)
+
+    def _add(self, text: str, role: int, name: str, cls: str = "") -> None:
+        tokens = _TOKEN.findall(nfc(text).lower())
+        if not tokens:
+            return
+        keys = tuple(self._key(t) for t in tokens)
+        for token, key in zip(tokens, keys, strict=True):
+            for variant in _variants(token) | {key}:
+                self.canon[variant] = key
+        codes = "".join(self._code(k) for k in keys)
+        (self.units if role == UNIT else self.terms).add(codes, (role, name, cls))
+
+    def _code(self, key: str) -> str:
+        code = self._key_codes.get(key)
+        if code is None:
+            n = len(self._key_codes) + 1  # past the filler, and past the surrogates
+            code = self._key_codes[key] = chr(n if n < 0xD800 else n + 0x800)
+        return code
+
+    def keys(self, tokens: Sequence[str]) -> list[str]:
+        if self.insensitive:
+            return [fold_ascii(t) for t in tokens]
+        return list(map(self.canon.get, tokens, tokens))
+
+    def codes(self, tokens: Sequence[str], keys: Sequence[str] | None) -> str:
+        """One character per token: its key's code, or the filler. ``keys``: those of the
+        tokens when already computed (accent-insensitive topics), else looked up here."""
+        if self.insensitive:
+            assert keys is not None
+            return "".join(map(self._key_codes.get, keys, repeat(_FILLER)))
+        # A token's code is that of canon.get(token, token): a token not in ``canon`` is its
+        # own key, and every key a term uses is in ``canon``.
+        return "".join(map(self._codes.get, tokens, repeat(_FILLER)))
+
+
+_CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
+
+
+def compile_topic(topic: TopicConfig) -> CompiledTopic:
+    # Keyed by identity (a config is loaded once; the entry keeps the topic alive, so its id is
+    # not reused while cached): hashing the phrase table on every call would cost more than
+    # classifying a short article.
+    cached = _CACHE.get(id(topic))
+    if cached is not None and cached[0] is topic:
+        return cached[1]
+    if len(_CACHE) > 64:  # config reloads in a long-lived service must not grow this
+        _CACHE.clear()
+    compiled = CompiledTopic(topic)
+    _CACHE[id(topic)] = (topic, compiled)
+    return compiled
