@@ -94,12 +94,12 @@ class _Gaps:
     end, function words and words of a proper name ("Bộ Tài nguyên và Môi trường", "tỉnh Kon
     Tum") are free. Rules often pair the same words, so each stretch is counted once."""
 
-    def __init__(self, key: Callable[[int], str], n: int, text: str,
-                 start: Callable[[int], int]) -> None:
-        self.key, self.n, self.text, self.start = key, n, text, start
+    def __init__(self, keys: Callable[[int, int], list[str]], tokens: list[str], ends: list[int],
+                 text: str) -> None:
+        self.keys, self.tokens, self.ends, self.text = keys, tokens, ends, text
         self.counted: dict[tuple[int, int], int | None] = {}
         # No proper names in a text written in capitals or title case (judged on its start),
-        # where every word would be one; judged at the first look-up: most parts need none.
+        # where every word would be one; judged at the first count: most parts need none.
         self.names: bool | None = None
 
     def __call__(self, start: int, stop: int, limit: int) -> int | None:
@@ -115,32 +115,32 @@ class _Gaps:
         return None if counted is None or counted > limit else counted
 
     def _count(self, start: int, stop: int) -> int | None:
-        key_of = self.key
+        if self.names is None:
+            head = [t[0].isupper() for t in tokens_of(self.text[:300])]
+            self.names = sum(head) * 5 <= len(head) * 3
+        names, text, tokens, ends = self.names, self.text, self.tokens, self.ends
+        n = len(tokens)
+        lo = max(start - 1, 0)  # with the tokens on each side: is a "." between digits?
+        keys = self.keys(lo, min(stop + 1, n))
         counted = 0
         for j in range(start, stop):
-            key = key_of(j)
-            if key in _SENTENCE_END or (key == "." and not self._between_digits(j)):
+            key = keys[j - lo]
+            if key in _SENTENCE_END or (key == "." and not (
+                    0 < j < n - 1 and keys[j - 1 - lo].isdigit() and keys[j + 1 - lo].isdigit())):
                 return None
             # key[:1]: a lone combining mark folds to "" without accents
-            if key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum() or self._name(j):
+            if key in FUNCTION_WORDS or key.isdigit() or not key[:1].isalnum():
+                continue
+            if names and text[ends[j] - len(tokens[j])].isupper():
                 continue
             counted += 1
         return counted
 
-    def _name(self, j: int) -> bool:
-        if self.names is None:
-            head = [t[0].isupper() for t in tokens_of(self.text[:300])]
-            self.names = sum(head) * 5 <= len(head) * 3
-        return self.names and self.text[self.start(j)].isupper()
-
-    def _between_digits(self, j: int) -> bool:
-        return 0 < j < self.n - 1 and self.key(j - 1).isdigit() and self.key(j + 1).isdigit()
-
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
+          starts: list[int],
           gap: _Gaps) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
-    starts = [u[0] for u in units]  # units come in text order
     reach = rule.within + 8 + 6  # a gap is None beyond within + 8; a term has a few words
     within, any_order = rule.within, rule.order == "any"
     for action in actions:
@@ -177,25 +177,19 @@ def _add_units(compiled: CompiledTopic, codes: str, where: Field,
             merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((max(lo, 0), hi))
-    n = len(codes)
-    longest = compiled.units.longest
-    for lo, hi in merged:
-        hi = min(hi, n)
-        # the words starting in the window, read to their end
-        for first, last, _, name, cls in compiled.units.find(codes, lo, min(hi - 1 + longest, n)):
-            if first < hi:
-                found = by_class.setdefault(cls, [])
-                if not found or found[-1][0] != first:
-                    found.append((first, last, name))
+    for first, last, _, name, cls in compiled.units.find_from(codes, merged):
+        found = by_class.setdefault(cls, [])
+        if not found or found[-1][0] != first:
+            found.append((first, last, name))
 
 
 def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],
-                   before: dict[int, int]) -> list[tuple[int, int, str]]:
+                   cover: dict[int, int]) -> list[tuple[int, int, str]]:
     """``terms`` without those inside a longer class word (``longest``: start -> end of the
-    longest starting there; ``before``: token -> the farthest end of those starting up to 7
-    tokens before it)."""
+    longest starting there; ``cover``: token -> the farthest end of those over it that start
+    up to 7 tokens before it)."""
     return [t for t in terms
-            if before.get(t[0], -1) < t[1] and longest.get(t[0], -1) <= t[1]]
+            if cover.get(t[0], -1) < t[1] and longest.get(t[0], -1) <= t[1]]
 
 
 def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
@@ -204,19 +198,21 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     # One pass: each token with the spaces before it; the lengths add up to the offsets.
     pieces = SPACED_TOKEN.findall(low)
     tokens = list(map(str.lstrip, pieces))
-    key: Callable[[int], str]
+    keys_of: Callable[[int, int], list[str]]
     if compiled.insensitive:
         keys = compiled.keys(tokens)
         codes = compiled.codes(tokens, keys)
-        key = keys.__getitem__
+
+        def keys_of(lo: int, hi: int) -> list[str]:
+            return keys[lo:hi]
     else:
         if compiled.triggers.isdisjoint(tokens):
             return [], []
         codes = compiled.codes(tokens, None)
-        canon = compiled.canon
 
-        def key(j: int) -> str:  # only the few tokens between an action and a unit need one
-            return canon.get(tokens[j], tokens[j])
+        def keys_of(lo: int, hi: int) -> list[str]:
+            # only the few tokens between an action and a unit need their keys
+            return compiled.keys(tokens[lo:hi])
 
     phrases: list[tuple[int, int, str]] = []
     excludes: list[tuple[int, int, str]] = []
@@ -243,20 +239,19 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                 if b > a and b > longest.get(a, -1):
                     longest[a] = b
         if longest:
-            before: dict[int, int] = {}
+            # A word starting before another holds it only if it reaches that one's start.
+            cover: dict[int, int] = {}
             for a, b in longest.items():
-                for p in range(a + 1, a + 8):
-                    if b > before.get(p, -1):
-                        before[p] = b
+                for p in range(a + 1, min(b, a + 7) + 1):
+                    if b > cover.get(p, -1):
+                        cover[p] = b
             for cls, terms in by_class.items():
-                by_class[cls] = _inside_longer(terms, longest, before)
+                by_class[cls] = _inside_longer(terms, longest, cover)
     if not phrases and not by_class:
         return [], []
-    ends: list[int] = []
+    ends = list(accumulate(map(len, pieces)))  # only parts with a hit pay for the offsets
 
     def span(first: int, last: int) -> Span:
-        if not ends:  # only parts with a hit pay for the offsets
-            ends.extend(accumulate(map(len, pieces)))
         return ends[first] - len(tokens[first]), ends[last]
 
     at: dict[int, list[tuple[int, int, str]]] = {}  # token -> the exclusions over it
@@ -275,15 +270,16 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                     return x[2]
         return None
 
-    not_excluded: dict[str, list[tuple[int, int, str]]] = {}
+    not_excluded: dict[str, tuple[list[tuple[int, int, str]], list[int]]] = {}
 
-    def clear(cls: str) -> list[tuple[int, int, str]]:
-        # The words of a class no exclusion cancels: once per class, though rules share them.
+    def clear(cls: str) -> tuple[list[tuple[int, int, str]], list[int]]:
+        # The words of a class no exclusion cancels, and where they start: once per class,
+        # though rules share them.
         found = not_excluded.get(cls)
         if found is None:
-            found = not_excluded[cls] = (
-                [t for t in by_class[cls] if overlaps(t[0], t[1]) is None] if at
-                else by_class[cls])
+            words = ([t for t in by_class[cls] if overlaps(t[0], t[1]) is None] if at
+                     else by_class[cls])
+            found = not_excluded[cls] = (words, [t[0] for t in words])
         return found
 
     hits: list[_Hit] = []
@@ -301,14 +297,14 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
-    gap = _Gaps(key, len(tokens), text, lambda j: span(j, j)[0])
+    gap = _Gaps(keys_of, tokens, ends, text)
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue
         if rule.action not in by_class or rule.unit not in by_class:
             continue
-        actions, units = clear(rule.action), clear(rule.unit)
-        for action, unit in _near(rule, actions, units, gap):
+        actions, (units, starts) = clear(rule.action)[0], clear(rule.unit)
+        for action, unit in _near(rule, actions, units, starts, gap):
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words

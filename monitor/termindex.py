@@ -29,6 +29,7 @@ SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
 _VOWELS = frozenset("aăâeêioôơuưy")
 _FILLER = "\x00"  # the code of a token no term holds
+_NEVER = "\U0010ffff"  # no code: keys are numbered from 1
 
 # What a term is: its role (below), its name as written in the config, its class (near rules)
 Entry = tuple[int, str, str]
@@ -73,6 +74,9 @@ class _Automaton:
         if self.terms:
             self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY,
                                                     ahocorasick.KEY_STRING)
+            # A node's children are searched in the order they were added, and most tokens
+            # are the filler: a word that starts with it (and can never match) comes first.
+            self._automaton.add_word(_FILLER + _NEVER, (0, []))
             for codes, entries in self.terms.items():
                 self._automaton.add_word(codes, (len(codes), entries))
             self._automaton.make_automaton()
@@ -85,9 +89,28 @@ class _Automaton:
         end = len(codes) if stop is None else stop
         out = [(last - size + 1, last, -size, entries)
                for last, (size, entries) in self._automaton.iter(codes, start, end)]
-        out.sort(key=itemgetter(0, 2))
-        return [(first, last, role, name, cls)
-                for first, last, _, entries in out for role, name, cls in entries]
+        return _sorted(out)
+
+    def find_from(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Found]:
+        """Every term starting in one of ``windows`` ([start, stop) token ranges, in order,
+        apart), read to its end, by first token and then longest first."""
+        if self._automaton is None:
+            return []
+        n = len(codes)
+        out = []
+        for lo, hi in windows:
+            hi = min(hi, n)
+            for last, (size, entries) in self._automaton.iter(
+                    codes, lo, min(hi - 1 + self.longest, n)):
+                if last - size + 1 < hi:
+                    out.append((last - size + 1, last, -size, entries))
+        return _sorted(out)
+
+
+def _sorted(found: list[tuple[int, int, int, list[Entry]]]) -> list[Found]:
+    found.sort(key=itemgetter(0, 2))
+    return [(first, last, role, name, cls)
+            for first, last, _, entries in found for role, name, cls in entries]
 
 
 class CompiledTopic:
