@@ -322,7 +322,7 @@ def _context(compiled: CompiledTopic, hits: list[_Hit],
     kept: list[_Hit] = []
     cancelled: list[_Hit] = []
     starts = [c[0] for c in contexts]  # in text order
-    widest = max(r.within for r in compiled.topic.exclude_near) + 8
+    widest = compiled.context_reach
     for hit in hits:
         blocker = None
         if compiled.weights.get(hit.name, 0.0) > 0:
@@ -369,7 +369,8 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
     for (kind, name), found in grouped.items():
         weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
         points = weight * field_weight * _damping(len(found))
-        spans = tuple((min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found)
+        spans = tuple(h.spans[0] if len(h.spans) == 1 else
+                      (min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found)
         terms = tuple(dict.fromkeys(h.text for h in found))
         out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
                          kind=kind, terms=terms))  # type: ignore[arg-type]

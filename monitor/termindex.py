@@ -144,6 +144,8 @@ class CompiledTopic:
                         self._add(word, role, word, cls)
             self.weights[rule.name] = rule.weight
         self.context_rules = [(ctx, frozenset(ctx.words)) for ctx in topic.exclude_near]
+        # a context word farther from a hit than this cancels nothing
+        self.context_reach = max((ctx.within for ctx in topic.exclude_near), default=0) + 8
         for ctx in topic.exclude_near:
             for word in ctx.words:
                 self._add(word, CONTEXT, word)
