@@ -38,9 +38,6 @@ from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import fold, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, Verdict
 from monitor.termindex import (
-    CLASS,
-    EXCLUDE,
-    PHRASE,
     SPACED_TOKEN,
     CompiledTopic,
     compile_topic,
@@ -206,29 +203,18 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         def keys_of(lo: int, hi: int) -> list[str]:
             return keys[lo:hi]
     else:
-        if compiled.triggers.isdisjoint(tokens):
-            return [], []
         codes = compiled.codes(tokens, None)
 
         def keys_of(lo: int, hi: int) -> list[str]:
             # only the few tokens between an action and a unit need their keys
             return compiled.keys(tokens[lo:hi])
 
-    phrases: list[tuple[int, int, str]] = []
-    excludes: list[tuple[int, int, str]] = []
-    contexts: list[tuple[int, int, str]] = []
+    phrases, excludes, contexts, classed = compiled.terms.by_role(codes)
     by_class: dict[str, list[tuple[int, int, str]]] = {}
-    for first, last, role, name, cls in compiled.terms.find(codes):
-        if role == CLASS:
-            found = by_class.setdefault(cls, [])
-            if not found or found[-1][0] != first:  # longest term of a class at one token
-                found.append((first, last, name))
-        elif role == PHRASE:
-            phrases.append((first, last, name))
-        elif role == EXCLUDE:
-            excludes.append((first, last, name))
-        else:
-            contexts.append((first, last, name))
+    for first, last, name, cls in classed:
+        found = by_class.setdefault(cls, [])
+        if not found or found[-1][0] != first:  # longest term of a class at one token
+            found.append((first, last, name))
     if compiled.lazy and by_class:
         _add_units(compiled, codes, where, by_class)
     if by_class:
@@ -323,9 +309,11 @@ def _context(compiled: CompiledTopic, hits: list[_Hit],
     cancelled: list[_Hit] = []
     starts = [c[0] for c in contexts]  # in text order
     widest = compiled.context_reach
+    lowest, highest = starts[0] - widest, starts[-1] + widest
+    weights = compiled.weights
     for hit in hits:
         blocker = None
-        if compiled.weights.get(hit.name, 0.0) > 0:
+        if hit.last >= lowest and hit.first <= highest and weights.get(hit.name, 0.0) > 0:
             near = contexts[bisect_left(starts, hit.first - widest):
                             bisect_right(starts, hit.last + widest)]
             for rule, words in compiled.context_rules if near else ():
@@ -369,9 +357,9 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
     for (kind, name), found in grouped.items():
         weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
         points = weight * field_weight * _damping(len(found))
-        spans = tuple(h.spans[0] if len(h.spans) == 1 else
-                      (min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found)
-        terms = tuple(dict.fromkeys(h.text for h in found))
+        spans = tuple([h.spans[0] if len(h.spans) == 1 else
+                       (min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found])
+        terms = tuple(dict.fromkeys([h.text for h in found]))
         out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
                          kind=kind, terms=terms))  # type: ignore[arg-type]
     return out

@@ -35,6 +35,9 @@ _NEVER = "\U0010ffff"  # no code: keys are numbered from 1
 Entry = tuple[int, str, str]
 # A term found: first and last token, and what it is
 Found = tuple[int, int, int, str, str]
+# A term found of a known role: first and last token, name (and class)
+Term = tuple[int, int, str]
+Classed = tuple[int, int, str, str]
 # Roles: a phrase, an exclusion, a context exclusion's word, a word of a class some rule uses as
 # an action, a word of a class only ever a unit (looked for near the actions only).
 PHRASE, EXCLUDE, CONTEXT, CLASS, UNIT = range(5)
@@ -76,10 +79,29 @@ class _Automaton:
                                                     ahocorasick.KEY_STRING)
             # A node's children are searched in the order they were added, and most tokens
             # are the filler: a word that starts with it (and can never match) comes first.
-            self._automaton.add_word(_FILLER + _NEVER, (0, []))
+            self._automaton.add_word(_FILLER + _NEVER, (0, [], ()))
             for codes, entries in self.terms.items():
-                self._automaton.add_word(codes, (len(codes), entries))
+                # each role with what a found term of it holds beside its first and last token
+                split = tuple((role, (name, cls) if role == CLASS else (name,))
+                              for role, name, cls in entries)
+                self._automaton.add_word(codes, (len(codes), entries, split))
             self._automaton.make_automaton()
+
+    def by_role(self, codes: str) -> tuple[list[Term], list[Term], list[Term], list[Classed]]:
+        """The terms of ``codes``: phrases, exclusions, context words and class words, each
+        by first token and then longest first (at one token, terms of one length hold the same
+        words: their entries stay in config order)."""
+        found: tuple[list[Term], list[Term], list[Term], list[Classed]] = ([], [], [], [])
+        if self._automaton is not None:
+            for last, (size, _, split) in self._automaton.iter(codes):
+                first = last - size + 1
+                for role, held in split:
+                    found[role].append((first, last, *held))
+            for terms in found:
+                if len(terms) > 1:
+                    terms.sort(key=itemgetter(1), reverse=True)
+                    terms.sort(key=itemgetter(0))
+        return found
 
     def find(self, codes: str, start: int = 0, stop: int | None = None) -> list[Found]:
         """Every term of ``codes[start:stop]``, by first token and then longest first (at one
@@ -88,7 +110,7 @@ class _Automaton:
             return []
         end = len(codes) if stop is None else stop
         out = [(last - size + 1, last, -size, entries)
-               for last, (size, entries) in self._automaton.iter(codes, start, end)]
+               for last, (size, entries, _) in self._automaton.iter(codes, start, end)]
         return _sorted(out)
 
     def find_from(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Found]:
@@ -100,7 +122,7 @@ class _Automaton:
         out = []
         for lo, hi in windows:
             hi = min(hi, n)
-            for last, (size, entries) in self._automaton.iter(
+            for last, (size, entries, _) in self._automaton.iter(
                     codes, lo, min(hi - 1 + self.longest, n)):
                 if last - size + 1 < hi:
                     out.append((last - size + 1, last, -size, entries))
