@@ -23,6 +23,7 @@ from monitor.config import TopicConfig
 from monitor.extract.text import fold, fold_ascii, nfc
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_MARK = re.compile(r"[^\w\s]")
 # The same tokens with the space before each: their lengths add up to each token's end offset.
 # (After the spaces, a character that does not start a word is a punctuation mark: \S.)
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
@@ -73,13 +74,18 @@ class _Automaton:
         self.terms.setdefault(codes, []).append(entry)
         self.longest = max(self.longest, len(codes))
 
-    def build(self) -> None:
+    def build(self, common: Sequence[str]) -> None:
+        """``common``: codes of frequent tokens (punctuation marks)."""
         if self.terms:
             self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY,
                                                     ahocorasick.KEY_STRING)
             # A node's children are searched in the order they were added, and most tokens
-            # are the filler: a word that starts with it (and can never match) comes first.
-            self._automaton.add_word(_FILLER + _NEVER, (0, [], ()))
+            # are the filler, then commas and full stops: words that start with them (and can
+            # never match) come first, unless a term starts with one.
+            firsts = {codes[0] for codes in self.terms}
+            for code in (_FILLER, *common):
+                if code not in firsts:
+                    self._automaton.add_word(code + _NEVER, (0, [], ()))
             for codes, entries in self.terms.items():
                 # each role with what a found term of it holds beside its first and last token
                 split = tuple((role, (name, cls) if role == CLASS else (name,))
@@ -171,8 +177,9 @@ class CompiledTopic:
         for ctx in topic.exclude_near:
             for word in ctx.words:
                 self._add(word, CONTEXT, word)
-        self.terms.build()
-        self.units.build()
+        marks = [code for key, code in self._key_codes.items() if _MARK.fullmatch(key)]
+        self.terms.build(marks)
+        self.units.build(marks)
         # token as written -> the code of its key (a token not listed has no term's key)
         self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
                        if k in self._key_codes}
