@@ -174,7 +174,7 @@ def _add_units(compiled: CompiledTopic, codes: str, where: Field,
             merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((max(lo, 0), hi))
-    for first, last, _, name, cls in compiled.units.find_from(codes, merged):
+    for first, last, name, cls in compiled.units.starting_in(codes, merged):
         found = by_class.setdefault(cls, [])
         if not found or found[-1][0] != first:
             found.append((first, last, name))

@@ -34,8 +34,6 @@ _NEVER = "\U0010ffff"  # no code: keys are numbered from 1
 
 # What a term is: its role (below), its name as written in the config, its class (near rules)
 Entry = tuple[int, str, str]
-# A term found: first and last token, and what it is
-Found = tuple[int, int, int, str, str]
 # A term found of a known role: first and last token, name (and class)
 Term = tuple[int, int, str]
 Classed = tuple[int, int, str, str]
@@ -109,36 +107,22 @@ class _Automaton:
                     terms.sort(key=itemgetter(0))
         return found
 
-    def find(self, codes: str, start: int = 0, stop: int | None = None) -> list[Found]:
-        """Every term of ``codes[start:stop]``, by first token and then longest first (at one
-        token, terms of one length hold the same words: their entries stay in config order)."""
-        if self._automaton is None:
-            return []
-        end = len(codes) if stop is None else stop
-        out = [(last - size + 1, last, -size, entries)
-               for last, (size, entries, _) in self._automaton.iter(codes, start, end)]
-        return _sorted(out)
-
-    def find_from(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Found]:
-        """Every term starting in one of ``windows`` ([start, stop) token ranges, in order,
-        apart), read to its end, by first token and then longest first."""
+    def starting_in(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Classed]:
+        """The class words starting in one of ``windows`` ([start, stop) token ranges, in
+        order, apart), read to their end, by first token and then longest first."""
+        found: list[tuple[int, int, int, list[Entry]]] = []
         if self._automaton is None:
             return []
         n = len(codes)
-        out = []
         for lo, hi in windows:
             hi = min(hi, n)
             for last, (size, entries, _) in self._automaton.iter(
                     codes, lo, min(hi - 1 + self.longest, n)):
                 if last - size + 1 < hi:
-                    out.append((last - size + 1, last, -size, entries))
-        return _sorted(out)
-
-
-def _sorted(found: list[tuple[int, int, int, list[Entry]]]) -> list[Found]:
-    found.sort(key=itemgetter(0, 2))
-    return [(first, last, role, name, cls)
-            for first, last, _, entries in found for role, name, cls in entries]
+                    found.append((last - size + 1, last, -size, entries))
+        found.sort(key=itemgetter(0, 2))
+        return [(first, last, name, cls)
+                for first, last, _, entries in found for _, name, cls in entries]
 
 
 class CompiledTopic:
@@ -183,8 +167,6 @@ class CompiledTopic:
         # token as written -> the code of its key (a token not listed has no term's key)
         self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
                        if k in self._key_codes}
-        firsts = {codes[0] for codes in (*self.terms.terms, *self.units.terms)}
-        self.triggers = frozenset(t for t, c in self._codes.items() if c in firsts)
 
     def _key(self, token: str) -> str:
         return fold_ascii(token) if self.insensitive else fold(token)
