@@ -263,7 +263,10 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         # though rules share them.
         found = not_excluded.get(cls)
         if found is None:
-            words = ([t for t in by_class[cls] if overlaps(t[0], t[1]) is None] if at
+            # (most words are one or two tokens, over no exclusion: two look-ups)
+            words = ([t for t in by_class[cls]
+                      if (t[1] - t[0] < 2 and t[0] not in at and t[1] not in at)
+                      or overlaps(t[0], t[1]) is None] if at
                      else by_class[cls])
             found = not_excluded[cls] = (words, [t[0] for t in words])
         return found
