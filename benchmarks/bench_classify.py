@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_classify.py [--rounds 7] [--config config.toml]
 
-The articles: every labelled headline and lead of tests/fixtures/relevance/ (388), each given
+The articles: every labelled headline and lead of tests/fixtures/relevance/, each given
 the full body of one of the Vietnamese article pages of the fixtures (the kinhtedothi pages and
 the Vietnamese generic ones, extracted by the profile or generic extractor): bodies of 160 to
 1,500 words, most on the beat, so near rules and exclusions have work to do. Each round
