@@ -89,7 +89,10 @@ def _lower(text: str) -> str:
 class _Gaps:
     """Counted words between an action and a unit: numbers, punctuation other than a sentence
     end, function words and words of a proper name ("Bộ Tài nguyên và Môi trường", "tỉnh Kon
-    Tum") are free. Rules often pair the same words, so each stretch is counted once."""
+    Tum": a word with a capital, and the syllable right after one, as Vietnamese names
+    capitalise a word's first syllable only) are free. A full stop with a word right after it
+    ("TP.HCM", "3.321") does not end a sentence. Rules often pair the same words, so each
+    stretch is counted once."""
 
     def __init__(self, keys: Callable[[int, int], list[str]], tokens: list[str], ends: list[int],
                  text: str) -> None:
@@ -99,10 +102,12 @@ class _Gaps:
         # where every word would be one; judged at the first count: most parts need none.
         self.names: bool | None = None
 
-    def __call__(self, start: int, stop: int, limit: int) -> int | None:
-        """Counted words in tokens [start, stop), or None if a sentence ends there or they are more
-        than ``limit``."""
+    def __call__(self, start: int, stop: int, limit: int, numbered: bool = False) -> int | None:
+        """Counted words in tokens [start, stop), or None if a sentence ends there, they are more
+        than ``limit``, or (``numbered``) no number stands there."""
         if stop - start > limit + 8:
+            return None
+        if numbered and not any(t.isdigit() for t in self.tokens[start:stop]):
             return None
         span = (start, stop)
         if span in self.counted:
@@ -116,20 +121,23 @@ class _Gaps:
             head = [t[0].isupper() for t in tokens_of(self.text[:300])]
             self.names = sum(head) * 5 <= len(head) * 3
         names, text, tokens, ends = self.names, self.text, self.tokens, self.ends
-        n = len(tokens)
-        lo = max(start - 1, 0)  # with the tokens on each side: is a "." between digits?
-        keys = self.keys(lo, min(stop + 1, n))
+        keys = self.keys(start, stop)
+        last = len(text) - 1
         counted = 0
+        capital = False  # the word before, inside the stretch, starts with a capital
         for j in range(start, stop):
-            key = keys[j - lo]
-            if key in _SENTENCE_END or (key == "." and not (
-                    0 < j < n - 1 and keys[j - 1 - lo].isdigit() and keys[j + 1 - lo].isdigit())):
+            key = keys[j - start]
+            if key in _SENTENCE_END or (
+                    key == "." and not (ends[j] <= last and text[ends[j]].isalnum())):
                 return None
             # key[:1]: a lone combining mark folds to "" without accents
             if key in FUNCTION_WORDS or key.isdigit() or not key[:1].isalnum():
+                capital = False
                 continue
-            if names and text[ends[j] - len(tokens[j])].isupper():
-                continue
+            if names:
+                after, capital = capital, text[ends[j] - len(tokens[j])].isupper()
+                if capital or after:
+                    continue
             counted += 1
         return counted
 
@@ -139,7 +147,7 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
           gap: _Gaps) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
     reach = rule.within + 8 + 6  # a gap is None beyond within + 8; a term has a few words
-    within, any_order = rule.within, rule.order == "any"
+    within, any_order, numbered = rule.within, rule.order == "any", rule.numbered
     for action in actions:
         best: tuple[int, tuple[int, int, str]] | None = None
         lo = bisect_left(starts, action[0] - reach)
@@ -148,12 +156,12 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
             if unit[0] > action[1]:
                 # The first unit after the action is the only one that can win among those
                 # after it: a later one's gap holds this one's, and a tie keeps the first.
-                found = gap(action[1] + 1, unit[0], within)
+                found = gap(action[1] + 1, unit[0], within, numbered)
                 if found is not None and (best is None or found < best[0]):
                     best = (found, unit)
                 break
             if any_order and unit[1] < action[0]:
-                found = gap(unit[1] + 1, action[0], within)
+                found = gap(unit[1] + 1, action[0], within, numbered)
                 if found is not None and (best is None or found < best[0]):
                     best = (found, unit)
         if best is not None:

@@ -174,6 +174,8 @@ class NearRule:
     within: int = bounded(3, min=0, max=20)
     order: Literal["any", "action_first"] = "any"
     fields: tuple[TextField, ...] = ("title", "sapo", "body")
+    # A number must stand between the two: a count of units ("còn 40 xã", not "còn xã nghèo").
+    numbered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,26 @@ def test_proper_names_between_unit_and_action_are_free() -> None:
     assert not classify_fields("TỔNG CỤC DÂN SỐ VÀ KẾ HOẠCH GIẢI THỂ", "", [], [t]).matched
 
 
+def test_the_lower_case_syllable_of_a_name_is_free_as_well() -> None:
+    # Vietnamese names capitalise a word's first syllable only: "Sở Xây dựng", "Bộ Tài chính".
+    t = near_topic(near=(NearRule("end", "merge", "unit", 1.5, within=0),))
+    assert classify_fields("Sở Xây dựng hợp nhất với Sở Giao thông", "", [], [t]).matched
+    assert classify_fields("Sở Nông nghiệp và Môi trường hợp nhất", "", [], [t]).matched
+    # ...but only the one syllable right after a capital: ordinary words still count
+    assert not classify_fields("Sở Xây dựng thay biển hiệu hợp nhất", "", [], [t]).matched
+
+
+def test_a_numbered_rule_needs_a_number_between_action_and_unit() -> None:
+    rule = NearRule("count", "count", "unit", 1.5, within=0, order="action_first", numbered=True)
+    t = near_topic(classes={**CLASSES, "count": ("còn",)}, near=(rule,))
+    assert classify_fields("TP Huế còn 40 xã từ 1/7", "", [], [t]).verdict == "relevant"
+    assert classify_fields("Còn 3 huyện và 12 xã", "", [], [t]).verdict == "relevant"
+    assert not classify_fields("Còn xã chưa nộp báo cáo", "", [], [t]).matched
+    unnumbered = near_topic(classes={**CLASSES, "count": ("còn",)},
+                            near=(NearRule("count", "count", "unit", 1.5, within=0),))
+    assert classify_fields("Còn xã chưa nộp báo cáo", "", [], [unnumbered]).matched
+
+
 def test_a_class_word_inside_a_longer_one_is_not_a_word_of_its_own() -> None:
     t = near_topic(classes={**CLASSES, "cut": ("nhập",)},
                    near=(NearRule("join", "cut", "unit", 1.5, within=0),

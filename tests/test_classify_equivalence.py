@@ -53,7 +53,8 @@ def random_topic(rng: random.Random) -> TopicConfig:
         NearRule(name=f"r{i}", action=rng.choice(names), unit=rng.choice(names),
                  weight=rng.choice([1.0, -0.5]), within=rng.randint(0, 5),
                  order=rng.choice(["any", "action_first"]),
-                 fields=rng.choice([("title", "sapo", "body"), ("body",)]))
+                 fields=rng.choice([("title", "sapo", "body"), ("body",)]),
+                 numbered=rng.random() < 0.3)
         for i in range(rng.randint(0, 4)))
     phrases = {_phrase(rng, 3): rng.choice([0.5, 3.0, -2.0]) for _ in range(rng.randint(0, 8))}
     cancels = [*phrases, *(r.name for r in near)]
@@ -173,17 +174,27 @@ def reference_find(compiled: CompiledTopic, text: str,
     head = [t[0].isupper() for t in _TOKEN.findall(text[:300])]
     names = sum(head) * 5 <= len(head) * 3
 
-    def gap(start: int, stop: int, limit: int) -> int | None:
+    def capital(j: int) -> bool:
+        return names and tokens[j][:1].isalnum() and text[starts[j]].isupper()
+
+    def gap(start: int, stop: int, limit: int, numbered: bool) -> int | None:
         if stop - start > limit + 8:
+            return None
+        if numbered and not any(tokens[j].isdigit() for j in range(start, stop)):
             return None
         counted = 0
         for j in range(start, stop):
             key = keys[j]
-            between = 0 < j < len(keys) - 1 and keys[j - 1].isdigit() and keys[j + 1].isdigit()
-            if key in _SENTENCE_END or (key == "." and not between):
+            joined = starts[j] + 1 < len(text) and text[starts[j] + 1].isalnum()
+            if key in _SENTENCE_END or (key == "." and not joined):
                 return None
-            if not (key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum()
-                    or (names and text[starts[j]].isupper())):
+            free = key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum()
+            # a word of a name: a capital, or the syllable right after one (in the stretch)
+            name = not free and (capital(j) or (j > start and capital(j - 1)
+                                                and keys[j - 1][:1].isalnum()
+                                                and keys[j - 1] not in FUNCTION_WORDS
+                                                and not keys[j - 1].isdigit()))
+            if not (free or name):
                 counted += 1
         return counted if counted <= limit else None
 
@@ -199,12 +210,12 @@ def reference_find(compiled: CompiledTopic, text: str,
                 if not action[0] - reach <= unit[0] <= action[1] + reach:
                     continue
                 if unit[0] > action[1]:
-                    g = gap(action[1] + 1, unit[0], rule.within)
+                    g = gap(action[1] + 1, unit[0], rule.within, rule.numbered)
                     if g is not None and (best is None or g < best[0]):
                         best = (g, unit)
                     break
                 if rule.order == "any" and unit[1] < action[0]:
-                    g = gap(unit[1] + 1, action[0], rule.within)
+                    g = gap(unit[1] + 1, action[0], rule.within, rule.numbered)
                     if g is not None and (best is None or g < best[0]):
                         best = (g, unit)
             if best is None:
