@@ -141,6 +141,13 @@ def test_too_many_words_or_a_sentence_end_between_them_break_the_pair() -> None:
     assert classify_fields("Sáp nhập trường vào xã", "", [], [t]).matched
 
 
+def test_a_full_stop_inside_an_abbreviation_or_a_number_does_not_end_the_sentence() -> None:
+    t = near_topic()
+    assert classify_fields("Sáp nhập TP.HCM với xã", "", [], [t]).matched
+    assert classify_fields("Giảm 1.000 xã", "", [], [t]).matched
+    assert not classify_fields("Bàn chuyện sáp nhập TP. Xã đón khách", "", [], [t]).matched
+
+
 def test_order_action_first_and_within_zero_keep_generic_actions_tight() -> None:
     t = near_topic()
     assert classify_fields("Giảm 5 sở", "", [], [t]).verdict == "relevant"
