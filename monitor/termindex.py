@@ -29,6 +29,8 @@ _MARK = re.compile(r"[^\w\s]")
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
 _VOWELS = frozenset("aăâeêioôơuưy")
+# Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
 _FILLER = "\x00"  # the code of a token no term holds
 _NEVER = "\U0010ffff"  # no code: keys are numbered from 1
 
@@ -169,6 +171,8 @@ class CompiledTopic:
                        if k in self._key_codes}
 
     def _key(self, token: str) -> str:
+        if token in _DASHES:
+            return "-"
         return fold_ascii(token) if self.insensitive else fold(token)
 
     def _add(self, text: str, role: int, name: str, cls: str = "") -> None:
@@ -177,7 +181,7 @@ class CompiledTopic:
             return
         keys = tuple(self._key(t) for t in tokens)
         for token, key in zip(tokens, keys, strict=True):
-            for variant in _variants(token) | {key}:
+            for variant in _variants(token) | {key} | (_DASHES if key == "-" else set()):
                 self.canon[variant] = key
         codes = "".join(self._code(k) for k in keys)
         (self.units if role == UNIT else self.terms).add(codes, (role, name, cls))
@@ -191,7 +195,7 @@ class CompiledTopic:
 
     def keys(self, tokens: Sequence[str]) -> list[str]:
         if self.insensitive:
-            return [fold_ascii(t) for t in tokens]
+            return [self._key(t) for t in tokens]
         return list(map(self.canon.get, tokens, tokens))
 
     def codes(self, tokens: Sequence[str], keys: Sequence[str] | None) -> str:

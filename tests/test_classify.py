@@ -36,6 +36,15 @@ def test_matching_ignores_case_and_tone_mark_placement_and_unicode_form() -> Non
                                                              ("thành ủy", "sapo")]
 
 
+def test_any_dash_matches_the_hyphen_of_a_phrase() -> None:
+    for dash in ("-", "\u2013", "\u2014", "\u2212"):
+        for insensitive in (False, True):
+            title = f"Tỉnh Bà Rịa {dash} Vũng Tàu"
+            t = topic(phrases={"bà rịa - vũng tàu": 3.0}, accent_insensitive=insensitive)
+            (match,) = classify_fields(title, "", [], [t]).matched
+            assert match.terms == (f"Bà Rịa {dash} Vũng Tàu",)
+
+
 def test_phrases_match_only_on_word_boundaries() -> None:
     result = classify_fields("Thành ủyviên; xsáp nhập tỉnh", "", [], [topic()])
     assert result.matched == ()
