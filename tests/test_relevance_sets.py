@@ -56,9 +56,11 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.96, 0.89, 0.93),
-    # the rules of the first holdout, before any tuning on the new parts: 0.931 / 0.798 / 0.881
-    ("holdout", HOLDOUT, 0.93, 0.79, 0.88),
+    # measured 0.990 / 0.959 / 0.983
+    ("tuning", TUNING, 0.98, 0.95, 0.98),
+    # measured 0.947 / 0.845 / 0.917 after the last rule change (before: 0.931 / 0.798 / 0.881);
+    # the targets (0.95 / 0.93 / 0.98) are not met
+    ("holdout", HOLDOUT, 0.94, 0.84, 0.91),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
