@@ -38,6 +38,7 @@ from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import fold, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, Verdict
 from monitor.termindex import (
+    ONE_SPACE_TOKEN,
     SPACED_TOKEN,
     CompiledTopic,
     compile_topic,
@@ -50,7 +51,7 @@ Span = tuple[int, int]
 # A body is matched paragraph by paragraph (a phrase never spans two), but offsets are given in
 # the paragraphs joined by this separator, as ``Article.text`` joins them.
 BODY_SEPARATOR = "\n\n"
-PARAGRAPH_MARK = "\n\u00b6"  # "¶": as long as BODY_SEPARATOR
+PARAGRAPH_MARK = " \u00b6"  # "¶": as long as BODY_SEPARATOR, and a single space before it
 ELLIPSIS = " … "
 
 # Words that may stand between an action and its unit without counting as distance.
@@ -94,9 +95,10 @@ class _Gaps:
     ("TP.HCM", "3.321") does not end a sentence. Rules often pair the same words, so each
     stretch is counted once."""
 
-    def __init__(self, keys: Callable[[int, int], list[str]], tokens: list[str], ends: list[int],
-                 text: str) -> None:
-        self.keys, self.tokens, self.ends, self.text = keys, tokens, ends, text
+    def __init__(self, keys: Callable[[int, int], list[str]], pieces: list[str],
+                 ends: list[int], text: str) -> None:
+        # pieces: the tokens with the spaces before them, as cut; ends: where each ends
+        self.keys, self.pieces, self.ends, self.text = keys, pieces, ends, text
         self.counted: dict[tuple[int, int], int | None] = {}
         # No proper names in a text written in capitals or title case (judged on its start),
         # where every word would be one; judged at the first count: most parts need none.
@@ -107,7 +109,7 @@ class _Gaps:
         than ``limit``, or (``numbered``) no number stands there."""
         if stop - start > limit + 8:
             return None
-        if numbered and not any(t.isdigit() for t in self.tokens[start:stop]):
+        if numbered and not any(p.lstrip().isdigit() for p in self.pieces[start:stop]):
             return None
         span = (start, stop)
         if span in self.counted:
@@ -120,7 +122,7 @@ class _Gaps:
         if self.names is None:
             head = [t[0].isupper() for t in tokens_of(self.text[:300])]
             self.names = sum(head) * 5 <= len(head) * 3
-        names, text, tokens, ends = self.names, self.text, self.tokens, self.ends
+        names, text, pieces, ends = self.names, self.text, self.pieces, self.ends
         keys = self.keys(start, stop)
         last = len(text) - 1
         counted = 0
@@ -135,7 +137,7 @@ class _Gaps:
                 capital = False
                 continue
             if names:
-                after, capital = capital, text[ends[j] - len(tokens[j])].isupper()
+                after, capital = capital, text[ends[j] - len(pieces[j].lstrip())].isupper()
                 if capital or after:
                     continue
             counted += 1
@@ -201,21 +203,29 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
     low = _lower(text)
     # One pass: each token with the spaces before it; the lengths add up to the offsets.
-    pieces = SPACED_TOKEN.findall(low)
-    tokens = list(map(str.lstrip, pieces))
+    pieces = ONE_SPACE_TOKEN.findall(low)
     keys_of: Callable[[int, int], list[str]]
-    if compiled.insensitive:
-        keys = compiled.keys(tokens)
-        codes = compiled.codes(tokens, keys)
+    if not compiled.insensitive and sum(map(len, pieces)) == len(low):
+        # Every space a single one before a token (extracted text): the pieces are looked up
+        # as they are, and only the few between an action and a unit are stripped for keys.
+        codes = compiled.piece_codes(pieces)
 
         def keys_of(lo: int, hi: int) -> list[str]:
-            return keys[lo:hi]
+            return compiled.keys([p.lstrip() for p in pieces[lo:hi]])
     else:
-        codes = compiled.codes(tokens, None)
+        pieces = SPACED_TOKEN.findall(low)
+        tokens = list(map(str.lstrip, pieces))
+        if compiled.insensitive:
+            keys = compiled.keys(tokens)
+            codes = compiled.codes(tokens, keys)
 
-        def keys_of(lo: int, hi: int) -> list[str]:
-            # only the few tokens between an action and a unit need their keys
-            return compiled.keys(tokens[lo:hi])
+            def keys_of(lo: int, hi: int) -> list[str]:
+                return keys[lo:hi]
+        else:
+            codes = compiled.codes(tokens, None)
+
+            def keys_of(lo: int, hi: int) -> list[str]:
+                return compiled.keys(tokens[lo:hi])
 
     phrases, excludes, contexts, classed = compiled.terms.by_role(codes)
     by_class: dict[str, list[tuple[int, int, str]]] = {}
@@ -246,7 +256,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     ends = list(accumulate(map(len, pieces)))  # only parts with a hit pay for the offsets
 
     def span(first: int, last: int) -> Span:
-        return ends[first] - len(tokens[first]), ends[last]
+        return ends[first] - len(pieces[first].lstrip()), ends[last]
 
     at: dict[int, list[tuple[int, int, str]]] = {}  # token -> the exclusions over it
     for x in excludes:
@@ -294,7 +304,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
-    gap = _Gaps(keys_of, tokens, ends, text)
+    gap = _Gaps(keys_of, pieces, ends, text)
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue

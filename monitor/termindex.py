@@ -27,6 +27,10 @@ _MARK = re.compile(r"[^\w\s]")
 # The same tokens with the space before each: their lengths add up to each token's end offset.
 # (After the spaces, a character that does not start a word is a punctuation mark: \S.)
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
+# The same with at most one space before each: when their lengths add up to the text's, every
+# space is a single one before a token (as in extracted text), and a piece is " " + a token or
+# the token itself, looked up as it is (``CompiledTopic.piece_codes``).
+ONE_SPACE_TOKEN = re.compile(r" ?(?:\w+|\S)")
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
 _VOWELS = frozenset("aăâeêioôơuưy")
 # Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
@@ -169,6 +173,7 @@ class CompiledTopic:
         # token as written -> the code of its key (a token not listed has no term's key)
         self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
                        if k in self._key_codes}
+        self._piece_codes = {**self._codes, **{" " + t: c for t, c in self._codes.items()}}
 
     def _key(self, token: str) -> str:
         if token in _DASHES:
@@ -207,6 +212,11 @@ class CompiledTopic:
         # A token's code is that of canon.get(token, token): a token not in ``canon`` is its
         # own key, and every key a term uses is in ``canon``.
         return "".join(map(self._codes.get, tokens, repeat(_FILLER)))
+
+    def piece_codes(self, pieces: Sequence[str]) -> str:
+        """``codes`` of the tokens of ``ONE_SPACE_TOKEN`` pieces, without stripping them (not
+        for accent-insensitive topics)."""
+        return "".join(map(self._piece_codes.get, pieces, repeat(_FILLER)))
 
 
 _CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
