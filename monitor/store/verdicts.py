@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 VERDICTS: tuple[Verdict, ...] = ("relevant", "possible", "not")
 # Part of every fingerprint: raising it re-classifies the archive once after a scoring change.
 # 2: near rules, context exclusions and the "possible" verdict (issue 12).
-CLASSIFIER_VERSION = 2
+# 3: names' lower-case syllables, "TP.HCM" not a sentence end, any dash a hyphen, `numbered`.
+CLASSIFIER_VERSION = 3
 BATCH = 500
 
 Progress = Callable[[int, int], None]
