@@ -5,6 +5,7 @@ retention keeps ids. Real SQLite files, a real SMTP server."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -122,6 +123,42 @@ def test_the_reclassification_shows_progress_on_a_terminal_only(tmp_path: Path) 
     conn = state_conn(config)
     verdicts.refresh(conn, config.topics, now=T0, progress=verdicts.terminal_progress(screen))
     assert screen.getvalue().endswith("re-classifying stored articles: 3/3\n")
+
+
+def _stored_verdicts(config: Config) -> list[tuple[Any, ...]]:
+    conn = state_conn(config)
+    try:
+        return conn.execute("SELECT version_id, topic, score, verdict, matched FROM verdicts"
+                            " ORDER BY version_id, topic").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_large_reclassification_on_every_core_stores_what_one_process_would(
+        tmp_path: Path) -> None:
+    titles = ["Sắp xếp bộ máy: bài {}", "Giá vàng {}", "Sáp nhập 3 huyện và 12 xã: bài {}",
+              "Xã {} ra mắt sản phẩm OCOP", "Giảm 4 sở, 2 ban: bài {}"]
+    results = []
+    for workers in (0, 2):
+        config = make_config(tmp_path / str(workers))
+        for i in range(12):
+            store(config, i, titles[i % len(titles)].format(i),
+                  body=(f"Đoạn {i}: sáp nhập tỉnh, tinh gọn bộ máy.", "Sau sắp xếp, còn 40 xã."))
+        conn = state_conn(config)
+        try:
+            done = verdicts.refresh(conn, with_phrases(config, {"sáp nhập": 3.0}).topics, now=T0,
+                                    workers=workers)
+        finally:
+            conn.close()
+        assert done.versions == 12
+        results.append(_stored_verdicts(config))
+    assert results[0] == results[1] and len(results[0]) == 12
+
+
+def test_only_a_large_archive_is_reclassified_in_worker_processes() -> None:
+    assert verdicts._workers(verdicts.PARALLEL_FROM - 1) == 0  # starting them costs more
+    cores = len(os.sched_getaffinity(0))
+    assert verdicts._workers(verdicts.PARALLEL_FROM) == (min(cores, 8) if cores > 1 else 0)
 
 
 # --- due items by index -------------------------------------------------------------------------

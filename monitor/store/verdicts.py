@@ -20,9 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TextIO
@@ -41,6 +45,9 @@ VERDICTS: tuple[Verdict, ...] = ("relevant", "possible", "not")
 # 3: names' lower-case syllables, "TP.HCM" not a sentence end, any dash a hyphen, `numbered`.
 CLASSIFIER_VERSION = 3
 BATCH = 500
+# From this many versions a re-classification uses every core (worker processes cost about half
+# a second to start, and classifying is most of the work); below it, this process alone.
+PARALLEL_FROM = 5000
 
 Progress = Callable[[int, int], None]
 
@@ -99,12 +106,19 @@ def decode(topic: str, score: float, verdict: str, matched: str) -> TopicVerdict
                                     terms=tuple(r[6]) if len(r) > 6 else ()) for r in rows))
 
 
-def _write(conn: sqlite3.Connection, version_id: int, verdicts: Iterable[TopicVerdict]) -> None:
+# A row of ``verdicts``: version id, topic, score, verdict, matched (JSON)
+Stored = tuple[int, str, float, str, str]
+
+
+def _stored(version_id: int, verdicts: Iterable[TopicVerdict]) -> list[Stored]:
+    return [(version_id, v.topic, v.score, v.verdict, _matched_json(v.matched)) for v in verdicts]
+
+
+def _write(conn: sqlite3.Connection, rows: Iterable[Stored]) -> None:
     conn.executemany(
         "INSERT INTO verdicts (version_id, topic, score, verdict, matched) VALUES (?,?,?,?,?)"
         " ON CONFLICT (version_id, topic) DO UPDATE SET score = excluded.score,"
-        " verdict = excluded.verdict, matched = excluded.matched",
-        [(version_id, v.topic, v.score, v.verdict, _matched_json(v.matched)) for v in verdicts])
+        " verdict = excluded.verdict, matched = excluded.matched", rows)
 
 
 def version_id(conn: sqlite3.Connection, article_id: int, version: int) -> int | None:
@@ -125,7 +139,7 @@ def record(conn: sqlite3.Connection, article_id: int, version: int, title: str, 
     if vid is None or not current:
         return
     with transaction(conn):
-        _write(conn, vid, judge(title, sapo, body, current))
+        _write(conn, _stored(vid, judge(title, sapo, body, current)))
 
 
 def stale(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> set[str]:
@@ -169,8 +183,9 @@ class Refreshed:
 
 
 def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: datetime,
-            progress: Progress | None = None) -> Refreshed:
-    """Bring the stored verdicts in line with ``topics``; one transaction."""
+            progress: Progress | None = None, workers: int | None = None) -> Refreshed:
+    """Bring the stored verdicts in line with ``topics``; one transaction. ``workers``: the
+    processes that classify (0: this one alone; default: every core for a large archive)."""
     if not topics:
         return Refreshed()
     old = stale(conn, topics)
@@ -182,7 +197,8 @@ def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: dat
             total = int(conn.execute("SELECT count(*) FROM versions").fetchone()[0])
             log.info("topics %s changed: re-classifying %d article versions",
                      ", ".join(t.name for t in changed), total)
-            done += _classify(conn, changed, _all_ids(conn, top), total, progress)
+            done += _classify(conn, changed, _all_ids(conn, top), total, progress,
+                              _workers(total) if workers is None else workers)
             conn.executemany(
                 "INSERT INTO topic_state (topic, fingerprint, classified_upto, classified_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET"
@@ -192,7 +208,8 @@ def refresh(conn: sqlite3.Connection, topics: Sequence[TopicConfig], *, now: dat
         upto = _watermark(conn, topics)
         if upto is not None and upto < top:
             missing = [i for i in _missing(conn, topics, upto) if i <= top]
-            done += _classify(conn, topics, iter(missing), len(missing), None)
+            done += _classify(conn, topics, iter(missing), len(missing), None,
+                              _workers(len(missing)) if workers is None else workers)
             names = [t.name for t in topics]
             conn.execute(f"UPDATE topic_state SET classified_upto = ? WHERE topic IN"
                          f" ({_marks(names)})", (top, *names))
@@ -211,30 +228,83 @@ def _all_ids(conn: sqlite3.Connection, top: int) -> Iterable[int]:
         last = ids[-1]
 
 
-def _classify(conn: sqlite3.Connection, topics: Sequence[TopicConfig], ids: Iterable[int],
-              total: int, progress: Progress | None) -> int:
-    """Classify the versions ``ids`` for ``topics``, in batches (memory stays flat)."""
-    done = 0
+Row = tuple[int, str, str, str]  # version id, title, sapo, body (JSON list of paragraphs)
+
+
+def judge_rows(rows: Sequence[Row], topics: Sequence[TopicConfig]) -> list[Stored]:
+    """The verdicts of stored versions, as rows to store (pure; what a worker process runs:
+    plain tuples and strings cross between processes cheaply)."""
+    return [row for r in rows for row in _stored(r[0], judge(r[1], r[2], json.loads(r[3]),
+                                                              topics))]
+
+
+def _workers(total: int) -> int:
+    """Worker processes for a re-classification of ``total`` versions (0: none)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, 8) if total >= PARALLEL_FROM and (cores or 1) > 1 else 0
+
+
+def _batches(conn: sqlite3.Connection, ids: Iterable[int]) -> Iterator[list[Row]]:
     batch: list[int] = []
-
-    def flush() -> None:
-        nonlocal done
-        rows = conn.execute(f"SELECT id, title, sapo, body FROM versions WHERE id IN"
-                            f" ({_marks(batch)})", batch).fetchall()
-        for r in rows:
-            _write(conn, r[0], judge(r[1], r[2], json.loads(r[3]), topics))
-        done += len(batch)
-        batch.clear()
-        if progress is not None:
-            progress(done, total)
-
     for vid in ids:
         batch.append(vid)
         if len(batch) >= BATCH:
-            flush()
+            yield _rows(conn, batch)
+            batch = []
     if batch:
-        flush()
+        yield _rows(conn, batch)
+
+
+def _rows(conn: sqlite3.Connection, ids: list[int]) -> list[Row]:
+    return [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(
+        f"SELECT id, title, sapo, body FROM versions WHERE id IN ({_marks(ids)})", ids)]
+
+
+def _classify(conn: sqlite3.Connection, topics: Sequence[TopicConfig], ids: Iterable[int],
+              total: int, progress: Progress | None, workers: int) -> int:
+    """Classify the versions ``ids`` for ``topics``, in batches (memory stays flat); a large
+    archive on every core, the database read and written by this process only."""
+    done = 0
+    for size, judged in _judged(_batches(conn, ids), topics, workers):
+        _write(conn, judged)
+        done += size
+        if progress is not None:
+            progress(done, total)
     return done
+
+
+def _judged(batches: Iterator[list[Row]], topics: Sequence[TopicConfig],
+            workers: int) -> Iterator[tuple[int, list[Stored]]]:
+    """Each batch's size and ``judge_rows``, in order: here, or in ``workers`` processes with a
+    few batches ahead each."""
+    if workers:
+        try:
+            # spawn, not fork: the service has threads (the scheduler's), which fork copies badly
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        except (OSError, ValueError) as exc:  # no processes here (a sandbox): one process
+            log.warning("re-classifying in one process: %s", exc)
+        else:
+            with pool:
+                pending: list[tuple[list[Row], Future[list[Stored]]]] = []
+                for rows in batches:
+                    pending.append((rows, pool.submit(judge_rows, rows, topics)))
+                    if len(pending) > 2 * workers:
+                        rows, future = pending.pop(0)
+                        yield len(rows), _result(rows, future, topics)
+                for rows, future in pending:
+                    yield len(rows), _result(rows, future, topics)
+            return
+    for rows in batches:
+        yield len(rows), judge_rows(rows, topics)
+
+
+def _result(rows: list[Row], future: Future[list[Stored]],
+            topics: Sequence[TopicConfig]) -> list[Stored]:
+    try:
+        return future.result()
+    except BrokenProcessPool:  # a worker killed (out of memory): this process does its share
+        log.warning("a re-classifying worker stopped: batch classified here")
+        return judge_rows(rows, topics)
 
 
 def terminal_progress(stream: TextIO | None = None) -> Progress | None:
