@@ -29,14 +29,14 @@ Every point is explained: each ``Match`` names the phrase or rule, the words fou
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Literal
 
 from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import fold, nfc
-from monitor.models import Article, Match, MatchKind, Relevance, Verdict
+from monitor.models import Article, Match, MatchKind, Relevance, TopicVerdict, Verdict
 from monitor.termindex import (
     ONE_SPACE_TOKEN,
     SPACED_TOKEN,
@@ -415,36 +415,33 @@ def verdict_of(topic: TopicConfig, score: float) -> Verdict:
     return "not"
 
 
+def judge(title: str, sapo: str, body: Sequence[str],
+          topics: Iterable[TopicConfig]) -> tuple[list[TopicVerdict], list[Match]]:
+    """Each topic's verdict on a title, sapo and body paragraphs, and the cancelled hits."""
+    judged: list[TopicVerdict] = []
+    excluded: list[Match] = []
+    for topic in topics:
+        score, found, masked = score_topic(topic, title, sapo, body)
+        judged.append(TopicVerdict(topic.name, score, verdict_of(topic, score), tuple(found)))
+        excluded += masked
+    return judged, excluded
+
+
+def relevance_of(judged: Sequence[TopicVerdict], excluded: Sequence[Match] = ()) -> Relevance:
+    """Some topics' verdicts together: the best score, the strongest verdict, every topic's
+    matches (and cancelled hits)."""
+    relevant = tuple(v.topic for v in judged if v.verdict == "relevant")
+    possible = tuple(v.topic for v in judged if v.verdict == "possible")
+    verdict: Verdict = "relevant" if relevant else "possible" if possible else "not"
+    return Relevance(score=max((v.score for v in judged), default=0.0), relevant=bool(relevant),
+                     matched=tuple(m for v in judged for m in v.matched), topics=relevant,
+                     excluded=tuple(excluded), verdict=verdict, possible_topics=possible)
+
+
 def classify_fields(title: str, sapo: str, body: Sequence[str],
                     topics: Sequence[TopicConfig]) -> Relevance:
-    """Relevance of a title, sapo and body paragraphs to any of ``topics``.
-
-    The score is the best topic's; the verdict the strongest any topic gives; ``matched`` and
-    ``excluded`` hold every topic's matches.
-    """
-    best = 0.0
-    verdict: Verdict = "not"
-    relevant_topics: list[str] = []
-    possible_topics: list[str] = []
-    matched: list[Match] = []
-    excluded: list[Match] = []
-    for i, topic in enumerate(topics):
-        score, found, masked = score_topic(topic, title, sapo, body)
-        matched += found
-        excluded += masked
-        if i == 0 or score > best:
-            best = score
-        topic_verdict = verdict_of(topic, score)
-        if topic_verdict == "relevant":
-            relevant_topics.append(topic.name)
-            verdict = "relevant"
-        elif topic_verdict == "possible":
-            possible_topics.append(topic.name)
-            if verdict == "not":
-                verdict = "possible"
-    return Relevance(score=best, relevant=verdict == "relevant", matched=tuple(matched),
-                     topics=tuple(relevant_topics), excluded=tuple(excluded), verdict=verdict,
-                     possible_topics=tuple(possible_topics))
+    """Relevance of a title, sapo and body paragraphs to any of ``topics``."""
+    return relevance_of(*judge(title, sapo, body, topics))
 
 
 def classify(article: Article, topics: Sequence[TopicConfig]) -> Relevance:

@@ -84,6 +84,16 @@ HANDED_OVER: frozenset[Status] = frozenset({"sent", "resent", "failed", "rejecte
 
 
 @dataclass(frozen=True, slots=True)
+class TopicVerdict:
+    """One topic's judgement of one text: its score, verdict and the matches that make it."""
+
+    topic: str
+    score: float
+    verdict: Verdict
+    matched: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Relevance:
     """Whether an article is about the topics, and why: the score is the sum of ``points``."""
 

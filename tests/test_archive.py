@@ -19,13 +19,13 @@ from support import state_conn
 from support.smtpsrv import SmtpServer
 from test_deliver import T0, all_titles, make_config, store, titles
 
+from monitor import classify
 from monitor.collect import run_collect
 from monitor.commands.demo import SampleSite, demo_config, serve
 from monitor.commands.status import gather
 from monitor.config import Config, TopicConfig
 from monitor.deliver import pending_counts, run_deliver
 from monitor.store import db, ledger, verdicts
-from monitor.store import verdicts as verdict_store
 
 
 @pytest.fixture
@@ -38,13 +38,13 @@ def smtp() -> Iterator[SmtpServer]:
 def judged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The titles classified against a topic, in order (the cost the archive must not add)."""
     seen: list[str] = []
-    real = verdict_store.score_topic
+    real = classify.score_topic
 
     def counting(topic: TopicConfig, title: str, *args: Any) -> Any:
         seen.append(title)
         return real(topic, title, *args)
 
-    monkeypatch.setattr(verdict_store, "score_topic", counting)
+    monkeypatch.setattr(classify, "score_topic", counting)
     return seen
 
 

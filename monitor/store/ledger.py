@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from monitor.classify import relevance_of
 from monitor.digest import Candidate, Snapshot
-from monitor.models import Verdict
+from monitor.models import TopicVerdict, Verdict
 from monitor.store import verdicts
 from monitor.store.articles import from_iso, iso, top_version
 from monitor.store.db import transaction
@@ -204,7 +205,7 @@ def candidates(conn: sqlite3.Connection, selection: Selection, *, after: int = 0
     return found
 
 
-def _candidate(row: sqlite3.Row, judged: list[verdicts.TopicVerdict] | None,
+def _candidate(row: sqlite3.Row, judged: list[TopicVerdict] | None,
                selection: Selection, *, delivered_version: int | None = None,
                delivered: Snapshot | None = None) -> Candidate:
     return Candidate(
@@ -212,7 +213,7 @@ def _candidate(row: sqlite3.Row, judged: list[verdicts.TopicVerdict] | None,
         body=tuple(json.loads(row["body"])), published_at=from_iso(row["published_at"]),
         first_seen=datetime.fromisoformat(row["first_seen"]), version=row["version"],
         delivered_version=delivered_version, delivered=delivered,
-        relevance=verdicts.relevance(judged) if judged else None,
+        relevance=relevance_of(judged) if judged else None,
         due=bool(judged) and any(v.verdict in selection.verdicts for v in judged or ()),
         version_id=row["vid"],
     )

@@ -31,9 +31,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TextIO
 
-from monitor.classify import score_topic, verdict_of
+from monitor.classify import judge
 from monitor.config import TopicConfig
-from monitor.models import Match, Relevance, Verdict
+from monitor.models import Match, TopicVerdict, Verdict
 from monitor.store.articles import iso, top_version
 from monitor.store.db import transaction
 
@@ -52,14 +52,6 @@ PARALLEL_FROM = 5000
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class TopicVerdict:
-    topic: str
-    score: float
-    verdict: Verdict
-    matched: tuple[Match, ...] = ()
-
-
 def fingerprint(topic: TopicConfig) -> str:
     """What the verdicts of ``topic`` depend on: every setting but its label (display only).
 
@@ -68,28 +60,6 @@ def fingerprint(topic: TopicConfig) -> str:
     """
     data = f"{CLASSIFIER_VERSION}\n{replace(topic, label='')!r}"
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
-
-
-def judge(title: str, sapo: str, body: Sequence[str],
-          topics: Iterable[TopicConfig]) -> list[TopicVerdict]:
-    """Each topic's verdict on one text (pure)."""
-    found = []
-    for topic in topics:
-        score, matched, _ = score_topic(topic, title, sapo, body)
-        verdict = verdict_of(topic, score)
-        found.append(TopicVerdict(topic.name, round(score, 4), verdict, tuple(matched)))
-    return found
-
-
-def relevance(verdicts: Sequence[TopicVerdict]) -> Relevance:
-    """The combined relevance of some topics' verdicts, as ``classify_fields`` reports it."""
-    best = max((v.score for v in verdicts), default=0.0)
-    relevant = tuple(v.topic for v in verdicts if v.verdict == "relevant")
-    possible = tuple(v.topic for v in verdicts if v.verdict == "possible")
-    verdict: Verdict = "relevant" if relevant else "possible" if possible else "not"
-    return Relevance(score=best, relevant=bool(relevant),
-                     matched=tuple(m for v in verdicts for m in v.matched), topics=relevant,
-                     verdict=verdict, possible_topics=possible)
 
 
 def _matched_json(matched: Sequence[Match]) -> str:
@@ -139,7 +109,7 @@ def record(conn: sqlite3.Connection, article_id: int, version: int, title: str, 
     if vid is None or not current:
         return
     with transaction(conn):
-        _write(conn, _stored(vid, judge(title, sapo, body, current)))
+        _write(conn, _stored(vid, judge(title, sapo, body, current)[0]))
 
 
 def stale(conn: sqlite3.Connection, topics: Sequence[TopicConfig]) -> set[str]:
@@ -234,8 +204,8 @@ Row = tuple[int, str, str, str]  # version id, title, sapo, body (JSON list of p
 def judge_rows(rows: Sequence[Row], topics: Sequence[TopicConfig]) -> list[Stored]:
     """The verdicts of stored versions, as rows to store (pure; what a worker process runs:
     plain tuples and strings cross between processes cheaply)."""
-    return [row for r in rows for row in _stored(r[0], judge(r[1], r[2], json.loads(r[3]),
-                                                              topics))]
+    return [row for r in rows
+            for row in _stored(r[0], judge(r[1], r[2], json.loads(r[3]), topics)[0])]
 
 
 def _workers(total: int) -> int:
