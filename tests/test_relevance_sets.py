@@ -4,7 +4,8 @@ tuning.jsonl is what the rules are tuned on: the team's first 278 items and the 
 holdout, 196 written by a second labeller, and the 168 of the second holdout (a third labeller's)
 once its errors had been read. holdout.jsonl (170 items) was written by a fourth labeller who
 never saw the rules or the other sets, and was committed before any rule was tuned again; only
-its figures are read (see README, "Relevance"). Every error: `python benchmarks/relevance_report.py`.
+its figures were read until the last rule change (see README, "Relevance"). Every error:
+`python benchmarks/relevance_report.py`.
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.98, 0.93, 0.96),
-    # the rules before any tuning on the new holdout's predecessor's errors: 0.890 / 0.765 / 0.871
-    ("holdout", HOLDOUT, 0.89, 0.76, 0.87),
+    # measured 0.987 / 0.966 / 0.987
+    ("tuning", TUNING, 0.98, 0.96, 0.98),
+    # measured 0.932 / 0.800 / 0.882 (before this round of rules: 0.890 / 0.765 / 0.871); the
+    # issue's targets (0.95 / 0.93 / 0.98) are not met
+    ("holdout", HOLDOUT, 0.93, 0.79, 0.88),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
