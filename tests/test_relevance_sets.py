@@ -57,9 +57,11 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.97, 0.93, 0.96),
-    # before the last round of rules: 0.976 / 0.816 / 0.918
-    ("holdout", HOLDOUT, 0.97, 0.81, 0.91),
+    # measured 0.980 / 0.944 / 0.972
+    ("tuning", TUNING, 0.97, 0.94, 0.97),
+    # measured 0.976 / 0.837 / 0.929 after the last rule change (before it: 0.976 / 0.816 /
+    # 0.918); the recall targets (0.93, and 0.98 with possible) are not met
+    ("holdout", HOLDOUT, 0.97, 0.83, 0.92),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
