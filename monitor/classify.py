@@ -149,7 +149,8 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
           gap: _Gaps) -> list[tuple[tuple[int, int, str], tuple[int, int, str]]]:
     pairs = []
     reach = rule.within + 8 + 6  # a gap is None beyond within + 8; a term has a few words
-    within, any_order, numbered = rule.within, rule.order == "any", rule.numbered
+    within, numbered = rule.within, rule.numbered
+    after, before = rule.order != "unit_first", rule.order != "action_first"
     for action in actions:
         best: tuple[int, tuple[int, int, str]] | None = None
         lo = bisect_left(starts, action[0] - reach)
@@ -158,11 +159,11 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
             if unit[0] > action[1]:
                 # The first unit after the action is the only one that can win among those
                 # after it: a later one's gap holds this one's, and a tie keeps the first.
-                found = gap(action[1] + 1, unit[0], within, numbered)
+                found = gap(action[1] + 1, unit[0], within, numbered) if after else None
                 if found is not None and (best is None or found < best[0]):
                     best = (found, unit)
                 break
-            if any_order and unit[1] < action[0]:
+            if before and unit[1] < action[0]:
                 found = gap(unit[1] + 1, action[0], within, numbered)
                 if found is not None and (best is None or found < best[0]):
                     best = (found, unit)

@@ -172,7 +172,7 @@ class NearRule:
     unit: str
     weight: float = field(metadata={"bounds": Bounds(min=-100, max=100)})
     within: int = bounded(3, min=0, max=20)
-    order: Literal["any", "action_first"] = "any"
+    order: Literal["any", "action_first", "unit_first"] = "any"
     fields: tuple[TextField, ...] = ("title", "sapo", "body")
     # A number must stand between the two: a count of units ("còn 40 xã", not "còn xã nghèo").
     numbered: bool = False

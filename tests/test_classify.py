@@ -150,6 +150,12 @@ def test_too_many_words_or_a_sentence_end_between_them_break_the_pair() -> None:
     assert classify_fields("Sáp nhập trường vào xã", "", [], [t]).matched
 
 
+def test_order_unit_first_takes_only_a_unit_before_its_action() -> None:
+    t = near_topic(near=(NearRule("end", "merge", "unit", 1.5, within=1, order="unit_first"),))
+    assert classify_fields("Tổng cục Dân số giải thể", "", [], [t]).matched
+    assert not classify_fields("Giải thể tổng cục", "", [], [t]).matched
+
+
 def test_a_full_stop_inside_an_abbreviation_or_a_number_does_not_end_the_sentence() -> None:
     t = near_topic()
     assert classify_fields("Sáp nhập TP.HCM với xã", "", [], [t]).matched

@@ -52,7 +52,7 @@ def random_topic(rng: random.Random) -> TopicConfig:
     near = tuple(
         NearRule(name=f"r{i}", action=rng.choice(names), unit=rng.choice(names),
                  weight=rng.choice([1.0, -0.5]), within=rng.randint(0, 5),
-                 order=rng.choice(["any", "action_first"]),
+                 order=rng.choice(["any", "action_first", "unit_first"]),
                  fields=rng.choice([("title", "sapo", "body"), ("body",)]),
                  numbered=rng.random() < 0.3)
         for i in range(rng.randint(0, 4)))
@@ -210,11 +210,12 @@ def reference_find(compiled: CompiledTopic, text: str,
                 if not action[0] - reach <= unit[0] <= action[1] + reach:
                     continue
                 if unit[0] > action[1]:
-                    g = gap(action[1] + 1, unit[0], rule.within, rule.numbered)
+                    g = (gap(action[1] + 1, unit[0], rule.within, rule.numbered)
+                         if rule.order != "unit_first" else None)
                     if g is not None and (best is None or g < best[0]):
                         best = (g, unit)
                     break
-                if rule.order == "any" and unit[1] < action[0]:
+                if rule.order != "action_first" and unit[1] < action[0]:
                     g = gap(unit[1] + 1, action[0], rule.within, rule.numbered)
                     if g is not None and (best is None or g < best[0]):
                         best = (g, unit)
