@@ -57,8 +57,11 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.97, 0.92, 0.96),
-    # before the last round of rules: 0.909 / 0.816 / 0.837
+    # measured 0.981 / 0.940 / 0.968
+    ("tuning", TUNING, 0.97, 0.93, 0.96),
+    # measured 0.909 / 0.816 / 0.837 (blind, before one word the errors showed harmful was taken
+    # back: 0.899 / 0.816 / 0.837; before the last round of rules: 0.909 / 0.816 / 0.837); the
+    # issue's targets (0.95 / 0.93 / 0.98) are not met
     ("holdout", HOLDOUT, 0.90, 0.81, 0.83),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
