@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Literal
 
+from monitor import relevance_model
 from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import fold, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, TopicVerdict, Verdict
@@ -391,9 +392,10 @@ def score_topic(topic: TopicConfig, title: str, sapo: str,
                 body: Sequence[str]) -> tuple[float, list[Match], list[Match]]:
     """Score of one topic, with the matches that make it up and the cancelled hits."""
     compiled = compile_topic(topic)
+    title, sapo = nfc(title), nfc(sapo)
     fields: tuple[tuple[Field, Sequence[str], float], ...] = (
-        ("title", (nfc(title),), topic.title_weight),
-        ("sapo", (nfc(sapo),), topic.sapo_weight),
+        ("title", (title,), topic.title_weight),
+        ("sapo", (sapo,), topic.sapo_weight),
         ("body", [nfc(p) for p in body], topic.body_weight),
     )
     matched: list[Match] = []
@@ -404,8 +406,21 @@ def score_topic(topic: TopicConfig, title: str, sapo: str,
         hits, masked = _field_hits(compiled, parts, where)
         matched += _group(topic.name, where, hits, compiled.weights, field_weight)
         cancelled += _group(topic.name, where, masked, {}, 0.0)
+    if topic.model_weight:
+        matched.append(_model_match(topic, title, sapo))
     score = round(sum(m.points for m in matched), 4)
     return score, matched, cancelled
+
+
+MODEL = "relevance model"
+
+
+def _model_match(topic: TopicConfig, title: str, sapo: str) -> Match:
+    """The model's evidence, named by the words that weigh most for its answer."""
+    judged = relevance_model.bundled().judge(title, sapo)
+    points = round(topic.model_weight * (2 * judged.probability - 1), 4)
+    return Match(topic.name, MODEL, "title", 1, topic.model_weight, points, (),
+                 kind="model", terms=judged.terms)
 
 
 def verdict_of(topic: TopicConfig, score: float) -> Verdict:
@@ -452,6 +467,9 @@ def classify(article: Article, topics: Sequence[TopicConfig]) -> Relevance:
 
 def explain(match: Match) -> str:
     """One line naming the phrase or rule, the words found, where and the points."""
+    if match.kind == "model":  # its probability is in the points: weight x (2p - 1)
+        words = "; ".join(match.terms[:3]) or "no known word"
+        return f"relevance model [{words}] on title and sapo = {match.points:g}"
     what = f"near rule {match.phrase!r}" if match.kind == "near" else repr(match.phrase)
     words = "; ".join(match.terms[:3])
     found = f" [{words}]" if words and match.kind == "near" else ""

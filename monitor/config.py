@@ -207,6 +207,9 @@ class TopicConfig:
     sapo_weight: float = bounded(2.0, min=0, max=100)
     body_weight: float = bounded(1.0, min=0, max=100)
     accent_insensitive: bool = False
+    # Points of the bundled relevance model (monitor/relevance_model.py, trained for the
+    # reorganisation beat): model_weight x (2p - 1) for its probability p, from title and sapo.
+    model_weight: float = bounded(0.0, min=0, max=100)
     # Named word lists for `near` rules; at load the file's [classes] are merged in (the
     # topic's own win), so a rule sees every class by name.
     classes: FrozenMap[str, tuple[str, ...]] = field(default_factory=FrozenMap)

@@ -354,7 +354,7 @@ def _phrases(relevance: Relevance) -> tuple[str, ...]:
     best: dict[str, float] = {}
     for m in relevance.matched:
         if m.points > 0:
-            words = m.terms[0].lower() if m.kind == "near" and m.terms else m.phrase
+            words = m.terms[0].lower() if m.kind in ("near", "model") and m.terms else m.phrase
             best[words] = best.get(words, 0.0) + m.points
     return tuple(sorted(best, key=lambda p: (-best[p], p))[:MAX_PHRASES])
 

@@ -75,7 +75,7 @@ class ArticleRef:
 Verdict = Literal["relevant", "possible", "not"]
 # What produced a match: a phrase, a near rule, or (in ``Relevance.excluded``) an exclusion
 # overlapping a hit or a context exclusion near it.
-MatchKind = Literal["phrase", "near", "exclude", "context"]
+MatchKind = Literal["phrase", "near", "exclude", "context", "model"]
 # What became of one subscriber's digest in a delivery.
 Status = Literal["sent", "resent", "failed", "rejected", "empty", "not-due", "skipped"]
 # The outcomes of a digest handed to the mail server (accepted or refused): the ones the log

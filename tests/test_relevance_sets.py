@@ -57,9 +57,11 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.97, 0.92, 0.94),
-    # the rules alone, blind: 0.913 / 0.857 / 0.929
-    ("holdout", HOLDOUT, 0.91, 0.85, 0.92),
+    # measured 0.992 / 0.970 / 0.998 (the model was trained on these)
+    ("tuning", TUNING, 0.98, 0.96, 0.99),
+    # measured 0.968 / 0.939 / 0.9796 (96 of 98 relevant items seen: just under the 0.98),
+    # blind (the rules alone: 0.913 / 0.857 / 0.929)
+    ("holdout", HOLDOUT, 0.95, 0.93, 0.97),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TextIO
 
+from monitor import relevance_model
 from monitor.classify import judge
 from monitor.config import TopicConfig
 from monitor.models import Match, TopicVerdict, Verdict
@@ -59,6 +60,8 @@ def fingerprint(topic: TopicConfig) -> str:
     here; a reordering of phrases in the file re-classifies once, which is harmless.
     """
     data = f"{CLASSIFIER_VERSION}\n{replace(topic, label='')!r}"
+    if topic.model_weight:  # a retrained model re-classifies once too
+        data += f"\n{relevance_model.bundled().version}"
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 

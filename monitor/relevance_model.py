@@ -1,0 +1,88 @@
+"""The statistical relevance signal (pure): a logistic regression over the words of a title and
+sapo, trained on the labelled sets of tests/fixtures/relevance/ by
+``benchmarks/train_relevance_model.py`` and shipped as ``monitor/data/relevance_model.json``.
+
+Features are the folding keys (``monitor.extract.text.fold``) of the title's and the sapo's
+words, numbers left out, and each pair of neighbouring words, each counted once. The model
+gives the probability that the text is about the reorganisation of the apparatus, and names the
+words that weigh most for its answer, so its part of a verdict is explained like a rule's.
+A topic uses it through ``model_weight`` (``classify.score_topic``): it adds
+``model_weight x (2p - 1)`` points, which is negative when the model says no.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from heapq import nlargest
+from importlib import resources
+from itertools import pairwise
+
+from monitor.extract.text import fold
+
+_WORD = re.compile(r"\w+")
+MODEL_FILE = "relevance_model.json"
+
+
+# word as written (lower case) -> its folding key: the same few thousand words recur, and
+# folding one costs more than the rest of the model's work
+_KEYS: dict[str, str] = {}
+
+
+def _key(word: str) -> str:
+    key = _KEYS.get(word)
+    if key is None:
+        if len(_KEYS) > 200_000:  # a long-lived service must not grow this without end
+            _KEYS.clear()
+        key = _KEYS[word] = fold(word)
+    return key
+
+
+def features(title: str, sapo: str) -> list[str]:
+    """The words and neighbouring pairs of a title and sapo, each once, in order of appearance."""
+    found: dict[str, None] = {}
+    for text in (title, sapo):
+        words = [_key(w) for w in _WORD.findall(text.lower()) if not w.isdigit()]
+        found.update(dict.fromkeys(words))
+        found.update(dict.fromkeys(f"{a} {b}" for a, b in pairwise(words)))
+    return list(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    probability: float
+    terms: tuple[str, ...]  # the features that weigh most for the answer, strongest first
+
+
+@dataclass(frozen=True)
+class RelevanceModel:
+    weights: dict[str, float]
+    bias: float
+    version: str  # a digest of the weights: stored verdicts depend on it
+
+    def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
+        every = features(title, sapo)
+        found = [(f, self.weights[f]) for f in every if f in self.weights]
+        z = self.bias + sum(w for _, w in found) / math.sqrt(max(len(every), 1))
+        probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+        sign = 1.0 if probability >= 0.5 else -1.0
+        strongest = nlargest(explain, found, key=lambda f: f[1] * sign)
+        return Judgement(probability, tuple(f for f, w in strongest if w * sign > 0))
+
+
+def from_json(text: str) -> RelevanceModel:
+    data = json.loads(text)
+    return RelevanceModel(weights={str(k): float(v) for k, v in data["weights"].items()},
+                          bias=float(data["bias"]),
+                          version=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
+
+
+@cache
+def bundled() -> RelevanceModel:
+    """The model shipped with the package (read once)."""
+    return from_json(resources.files("monitor.data").joinpath(MODEL_FILE)
+                     .read_text(encoding="utf-8"))
