@@ -44,18 +44,27 @@ def _key(word: str) -> str:
 
 def features(title: str, sapo: str) -> list[str]:
     """The words and neighbouring pairs of a title and sapo, each once, in order of appearance."""
-    found: dict[str, None] = {}
+    return list(_written(title, sapo))
+
+
+def _written(title: str, sapo: str) -> dict[str, str]:
+    """Each feature (folding keys) -> how the text first writes it (lower case): the key puts
+    tone marks where ``fold`` does ("hoà"), which a reader should not see in an explanation."""
+    found: dict[str, str] = {}
     for text in (title, sapo):
-        words = [_key(w) for w in _WORD.findall(text.lower()) if not w.isdigit()]
-        found.update(dict.fromkeys(words))
-        found.update(dict.fromkeys(f"{a} {b}" for a, b in pairwise(words)))
-    return list(found)
+        words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
+        keys = [_key(w) for w in words]
+        for key, word in zip(keys, words, strict=True):
+            found.setdefault(key, word)
+        for i, (a, b) in enumerate(pairwise(keys)):
+            found.setdefault(f"{a} {b}", f"{words[i]} {words[i + 1]}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
     probability: float
-    terms: tuple[str, ...]  # the features that weigh most for the answer, strongest first
+    terms: tuple[str, ...]  # the words that weigh most for the answer, strongest, as written
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,13 @@ class RelevanceModel:
     version: str  # a digest of the weights: stored verdicts depend on it
 
     def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
-        every = features(title, sapo)
+        every = _written(title, sapo)
         found = [(f, self.weights[f]) for f in every if f in self.weights]
         z = self.bias + sum(w for _, w in found) / math.sqrt(max(len(every), 1))
         probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
         sign = 1.0 if probability >= 0.5 else -1.0
         strongest = nlargest(explain, found, key=lambda f: f[1] * sign)
-        return Judgement(probability, tuple(f for f, w in strongest if w * sign > 0))
+        return Judgement(probability, tuple(every[f] for f, w in strongest if w * sign > 0))
 
 
 def from_json(text: str) -> RelevanceModel:
