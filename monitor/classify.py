@@ -36,7 +36,7 @@ from typing import Literal
 
 from monitor import relevance_model
 from monitor.config import NearRule, TopicConfig
-from monitor.extract.text import fold, nfc
+from monitor.extract.text import FUNCTION_WORDS, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, TopicVerdict, Verdict
 from monitor.termindex import (
     ONE_SPACE_TOKEN,
@@ -55,12 +55,6 @@ BODY_SEPARATOR = "\n\n"
 PARAGRAPH_MARK = " \u00b6"  # "¶": as long as BODY_SEPARATOR, and a single space before it
 ELLIPSIS = " … "
 
-# Words that may stand between an action and its unit without counting as distance.
-FUNCTION_WORDS = frozenset(fold(w) for w in """
-    và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn
-    đã sẽ được bị đang vừa mới thêm tiếp tục thành vào này đó hai ba bốn năm sáu bảy tám chín
-    mười trăm nghìn ngàn triệu tỉnh thành phố
-""".split()) - {fold("tỉnh"), fold("thành"), fold("phố")}
 _SENTENCE_END = frozenset("!?;…\u00b6")
 
 

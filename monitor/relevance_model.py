@@ -22,7 +22,7 @@ from heapq import nlargest
 from importlib import resources
 from itertools import pairwise
 
-from monitor.extract.text import fold
+from monitor.extract.text import FUNCTION_WORDS, fold
 
 _WORD = re.compile(r"\w+")
 MODEL_FILE = "relevance_model.json"
@@ -79,7 +79,8 @@ class RelevanceModel:
         z = self.bias + sum(w for _, w in found) / math.sqrt(max(len(every), 1))
         probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
         sign = 1.0 if probability >= 0.5 else -1.0
-        strongest = nlargest(explain, found, key=lambda f: f[1] * sign)
+        strongest = nlargest(explain, (f for f in found if f[0] not in FUNCTION_WORDS),
+                             key=lambda f: f[1] * sign)
         return Judgement(probability, tuple(every[f] for f, w in strongest if w * sign > 0))
 
 

@@ -83,6 +83,15 @@ def fold(text: str) -> str:
     return _WORD.sub(_fold_word, nfc(text).lower())
 
 
+# Short function words and number words (folding keys): free between a near rule's action and
+# unit, and never named as the relevance model's evidence.
+FUNCTION_WORDS = frozenset(fold(w) for w in """
+    và hoặc với cùng các những nhiều mọi một số của cho từ lại gần hơn trên dưới khoảng toàn
+    đã sẽ được bị đang vừa mới thêm tiếp tục vào này đó hai ba bốn năm sáu bảy tám chín
+    mười trăm nghìn ngàn triệu
+""".split())
+
+
 def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
