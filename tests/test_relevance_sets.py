@@ -1,11 +1,11 @@
 """The labelled sets of tests/fixtures/relevance/ and the default topic's figures on them.
 
-tuning.jsonl is what the rules and the relevance model are tuned on (1,502 items): the team's
-first 387, 196 by a second labeller, and five earlier fresh holdouts (by a third to a seventh
-labeller) once their errors had been read. holdout.jsonl (193 items) was written by an eighth
-labeller who never saw the rules, the model or the other sets, and was committed, with the
-model retrained on the tuning part, before it was first measured (see README, "Relevance").
-Every error: `python benchmarks/relevance_report.py`.
+tuning.jsonl is what the rules and the relevance model are tuned on (1,695 items): the team's
+first 387, 196 by a second labeller, and six earlier fresh holdouts (by a third to an eighth
+labeller) once their errors had been read. holdout.jsonl was written by a ninth labeller who
+never saw the rules, the model or the other sets, and was committed, with the model retrained
+on the tuning part, before it was first measured (see README, "Relevance"). Every error:
+`python benchmarks/relevance_report.py`.
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
     ("tuning", TUNING, 0.97, 0.95, 0.97),  # the model was trained on it
-    # measured once, blind: 0.960 / 0.969 / 0.9796 (96 of 98 relevant items seen, just under
-    # the issue's 0.98); the rules alone: 0.902 / 0.847 / 0.888
-    ("holdout", HOLDOUT, 0.95, 0.96, 0.97),
+    ("holdout", HOLDOUT, 0.0, 0.0, 0.0),  # not measured yet
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
