@@ -57,8 +57,10 @@ def test_the_labelled_sets_are_large_varied_and_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(("name", "items", "precision", "recall", "seen"), [
-    ("tuning", TUNING, 0.97, 0.95, 0.97),  # the model was trained on it
-    ("holdout", HOLDOUT, 0.0, 0.0, 0.0),  # not measured yet
+    ("tuning", TUNING, 0.98, 0.96, 0.99),  # measured 0.992 / 0.974 / 0.995; the model learnt it
+    # measured once, blind: 0.980 / 0.960 / 0.990, possible section 1.1 % of the non-relevant
+    # items (the 0.95 / 0.93 / 0.98 / 10 %); the rules alone: 0.926 / 0.880 / 0.950
+    ("holdout", HOLDOUT, 0.95, 0.93, 0.98),
 ])
 def test_the_default_topic_on_the_labelled_sets(name: str, items: list[LabelledItem],
                                                 precision: float, recall: float,
