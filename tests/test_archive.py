@@ -9,6 +9,8 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -134,25 +136,69 @@ def _stored_verdicts(config: Config) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def test_a_large_reclassification_on_every_core_stores_what_one_process_would(
-        tmp_path: Path) -> None:
+def _reclassified(root: Path, workers: int) -> list[tuple[Any, ...]]:
+    """The verdicts stored by re-classifying 12 articles after a topic change."""
     titles = ["Sắp xếp bộ máy: bài {}", "Giá vàng {}", "Sáp nhập 3 huyện và 12 xã: bài {}",
               "Xã {} ra mắt sản phẩm OCOP", "Giảm 4 sở, 2 ban: bài {}"]
-    results = []
-    for workers in (0, 2):
-        config = make_config(tmp_path / str(workers))
-        for i in range(12):
-            store(config, i, titles[i % len(titles)].format(i),
-                  body=(f"Đoạn {i}: sáp nhập tỉnh, tinh gọn bộ máy.", "Sau sắp xếp, còn 40 xã."))
-        conn = state_conn(config)
-        try:
-            done = verdicts.refresh(conn, with_phrases(config, {"sáp nhập": 3.0}).topics, now=T0,
-                                    workers=workers)
-        finally:
-            conn.close()
-        assert done.versions == 12
-        results.append(_stored_verdicts(config))
-    assert results[0] == results[1] and len(results[0]) == 12
+    config = make_config(root)
+    for i in range(12):
+        store(config, i, titles[i % len(titles)].format(i),
+              body=(f"Đoạn {i}: sáp nhập tỉnh, tinh gọn bộ máy.", "Sau sắp xếp, còn 40 xã."))
+    conn = state_conn(config)
+    try:
+        done = verdicts.refresh(conn, with_phrases(config, {"sáp nhập": 3.0}).topics, now=T0,
+                                workers=workers)
+    finally:
+        conn.close()
+    assert done.versions == 12
+    found = _stored_verdicts(config)
+    assert len(found) == 12
+    return found
+
+
+def test_a_large_reclassification_on_every_core_stores_what_one_process_would(
+        tmp_path: Path) -> None:
+    assert _reclassified(tmp_path / "2", 2) == _reclassified(tmp_path / "0", 0)
+
+
+class _Pool:
+    """A stand-in for the worker pool that fails as real ones do: it cannot start, it breaks
+    after some batches, or its workers die."""
+
+    def __init__(self, how: str) -> None:
+        self.how, self.submitted = how, 0
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        self.submitted += 1
+        if self.how == "breaks" and self.submitted > 2:
+            raise BrokenProcessPool("a worker died")
+        future: Future[Any] = Future()
+        if self.how == "dies":
+            future.set_exception(BrokenProcessPool("a worker died"))
+        else:
+            future.set_result(fn(*args))
+        return future
+
+
+@pytest.mark.parametrize("how", ["cannot start", "breaks", "dies"])
+def test_a_failing_worker_pool_loses_no_verdict(tmp_path: Path, how: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _reclassified(tmp_path / "alone", 0)
+
+    def pool(*args: Any, **kwargs: Any) -> _Pool:
+        if how == "cannot start":
+            raise OSError("no semaphores here")
+        return _Pool(how)
+
+    monkeypatch.setattr(verdicts, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(verdicts, "BATCH", 2)  # six batches: the pool breaks in the middle
+    assert _reclassified(tmp_path / "pool", 2) == expected
 
 
 def test_only_a_large_archive_is_reclassified_in_worker_processes() -> None:

@@ -249,34 +249,45 @@ def _classify(conn: sqlite3.Connection, topics: Sequence[TopicConfig], ids: Iter
 def _judged(batches: Iterator[list[Row]], topics: Sequence[TopicConfig],
             workers: int) -> Iterator[tuple[int, list[Stored]]]:
     """Each batch's size and ``judge_rows``, in order: here, or in ``workers`` processes with a
-    few batches ahead each."""
+    few batches ahead each. Whatever the workers cannot do (no processes in a sandbox, a worker
+    killed, a pool that breaks) this process does: a batch is never lost."""
+    pool = None
     if workers:
         try:
             # spawn, not fork: the service has threads (the scheduler's), which fork copies badly
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        except (OSError, ValueError) as exc:  # no processes here (a sandbox): one process
+        except (OSError, ValueError, NotImplementedError) as exc:
             log.warning("re-classifying in one process: %s", exc)
-        else:
-            with pool:
-                pending: list[tuple[list[Row], Future[list[Stored]]]] = []
-                for rows in batches:
-                    pending.append((rows, pool.submit(judge_rows, rows, topics)))
-                    if len(pending) > 2 * workers:
-                        rows, future = pending.pop(0)
-                        yield len(rows), _result(rows, future, topics)
-                for rows, future in pending:
-                    yield len(rows), _result(rows, future, topics)
-            return
-    for rows in batches:
-        yield len(rows), judge_rows(rows, topics)
+    if pool is None:
+        for rows in batches:
+            yield len(rows), judge_rows(rows, topics)
+        return
+    with pool:
+        pending: list[tuple[list[Row], Future[list[Stored]] | None]] = []
+        for rows in batches:
+            future = None
+            if pool is not None:
+                try:
+                    future = pool.submit(judge_rows, rows, topics)
+                except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                    log.warning("re-classifying in one process from here: %s", exc)
+                    pool = None
+            pending.append((rows, future))
+            while len(pending) > (2 * workers if pool is not None else 0):
+                done = pending.pop(0)
+                yield len(done[0]), _result(*done, topics)
+        for rows, future in pending:
+            yield len(rows), _result(rows, future, topics)
 
 
-def _result(rows: list[Row], future: Future[list[Stored]],
+def _result(rows: list[Row], future: Future[list[Stored]] | None,
             topics: Sequence[TopicConfig]) -> list[Stored]:
+    if future is None:
+        return judge_rows(rows, topics)
     try:
         return future.result()
-    except BrokenProcessPool:  # a worker killed (out of memory): this process does its share
-        log.warning("a re-classifying worker stopped: batch classified here")
+    except Exception as exc:  # a worker killed or a pool broken: this process does its share
+        log.warning("a re-classifying worker failed (%s): batch classified here", exc)
         return judge_rows(rows, topics)
 
 
