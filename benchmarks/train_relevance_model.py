@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.relevance_model import MODEL_FILE, features  # noqa: E402
+from monitor.relevance_model import MODEL_FILE, features, norm, probability  # noqa: E402
 from monitor.scoring import read_labelled  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "relevance"
@@ -39,13 +38,12 @@ def train(examples: list[tuple[list[str], int]]) -> tuple[dict[str, float], floa
         random.Random(epoch).shuffle(order)
         for i in order:
             found, label = examples[i]
-            norm = math.sqrt(max(len(found), 1))
-            z = bias + sum(weights.get(f, 0.0) for f in found) / norm
-            error = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0))) - label
+            scale = norm(len(found))
+            error = probability(bias + sum(weights.get(f, 0.0) for f in found) / scale) - label
             bias -= RATE * error
             for f in found:
                 w = weights.get(f, 0.0)
-                weights[f] = w - RATE * (error / norm + DECAY * w)
+                weights[f] = w - RATE * (error / scale + DECAY * w)
     return weights, bias
 
 

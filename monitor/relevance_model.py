@@ -61,6 +61,16 @@ def _written(title: str, sapo: str) -> dict[str, str]:
     return found
 
 
+def norm(features: int) -> float:
+    """What a text's summed weights are divided by, so a long sapo does not outweigh a title."""
+    return math.sqrt(max(features, 1))
+
+
+def probability(z: float) -> float:
+    """The logistic function, bounded so that no sum of weights overflows it."""
+    return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     probability: float
@@ -76,12 +86,11 @@ class RelevanceModel:
     def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
         every = _written(title, sapo)
         found = [(f, self.weights[f]) for f in every if f in self.weights]
-        z = self.bias + sum(w for _, w in found) / math.sqrt(max(len(every), 1))
-        probability = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
-        sign = 1.0 if probability >= 0.5 else -1.0
+        p = probability(self.bias + sum(w for _, w in found) / norm(len(every)))
+        sign = 1.0 if p >= 0.5 else -1.0
         strongest = nlargest(explain, (f for f in found if f[0] not in FUNCTION_WORDS),
                              key=lambda f: f[1] * sign)
-        return Judgement(probability, tuple(every[f] for f, w in strongest if w * sign > 0))
+        return Judgement(p, tuple(every[f] for f, w in strongest if w * sign > 0))
 
 
 def from_json(text: str) -> RelevanceModel:
