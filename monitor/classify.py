@@ -39,10 +39,11 @@ from monitor.config import NearRule, TopicConfig
 from monitor.extract.text import FUNCTION_WORDS, nfc
 from monitor.models import Article, Match, MatchKind, Relevance, TopicVerdict, Verdict
 from monitor.termindex import (
-    ONE_SPACE_TOKEN,
     SPACED_TOKEN,
     CompiledTopic,
     compile_topic,
+    pieces_of,
+    single_spaced,
     tokens_of,
 )
 
@@ -198,31 +199,13 @@ def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],
 def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
     """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
     low = _lower(text)
-    # One pass: each token with the spaces before it; the lengths add up to the offsets.
-    pieces = ONE_SPACE_TOKEN.findall(low)
-    keys_of: Callable[[int, int], list[str]]
-    if not compiled.insensitive and sum(map(len, pieces)) == len(low):
-        # Every space a single one before a token (extracted text): the pieces are looked up
-        # as they are, and only the few between an action and a unit are stripped for keys.
-        codes = compiled.piece_codes(pieces)
-
-        def keys_of(lo: int, hi: int) -> list[str]:
-            return compiled.keys([p.lstrip() for p in pieces[lo:hi]])
-    else:
+    words = single_spaced(low)
+    pieces: list[str] = []
+    if words is None:
         pieces = SPACED_TOKEN.findall(low)
-        tokens = list(map(str.lstrip, pieces))
-        if compiled.insensitive:
-            keys = compiled.keys(tokens)
-            codes = compiled.codes(tokens, keys)
-
-            def keys_of(lo: int, hi: int) -> list[str]:
-                return keys[lo:hi]
-        else:
-            codes = compiled.codes(tokens, None)
-
-            def keys_of(lo: int, hi: int) -> list[str]:
-                return compiled.keys(tokens[lo:hi])
-
+        codes = compiled.codes([p.lstrip() for p in pieces])
+    else:
+        codes = compiled.word_codes(words)  # and the pieces only if something is found
     phrases, excludes, contexts, classed = compiled.terms.by_role(codes)
     by_class: dict[str, list[tuple[int, int, str]]] = {}
     for first, last, name, cls in classed:
@@ -249,7 +232,14 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                 by_class[cls] = _inside_longer(terms, longest, cover)
     if not phrases and not by_class:
         return [], []
-    ends = list(accumulate(map(len, pieces)))  # only parts with a hit pay for the offsets
+    # Each token with the spaces before it: their lengths add up to the offsets (only parts
+    # with a hit pay for them).
+    if words is not None:
+        pieces = pieces_of(words)
+    ends = list(accumulate(map(len, pieces)))
+
+    def keys_of(lo: int, hi: int) -> list[str]:
+        return compiled.keys([p.lstrip() for p in pieces[lo:hi]])
 
     def span(first: int, last: int) -> Span:
         return ends[first] - len(pieces[first].lstrip()), ends[last]
@@ -312,8 +302,8 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
             ordered = sorted((span(action[0], action[1]), span(unit[0], unit[1])))
-            words = ELLIPSIS.join(text[x:y] for x, y in ordered)
-            hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), words))
+            joined = ELLIPSIS.join(text[x:y] for x, y in ordered)
+            hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), joined))
     if contexts and hits:
         hits, more = _context(compiled, hits, contexts)
         cancelled += more

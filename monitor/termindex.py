@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from itertools import repeat
+from collections.abc import Callable, Sequence
+from itertools import chain, repeat
 from operator import itemgetter
+from typing import TypeVar
 
 import ahocorasick
 
@@ -27,10 +28,6 @@ _MARK = re.compile(r"[^\w\s]")
 # The same tokens with the space before each: their lengths add up to each token's end offset.
 # (After the spaces, a character that does not start a word is a punctuation mark: \S.)
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
-# The same with at most one space before each: when their lengths add up to the text's, every
-# space is a single one before a token (as in extracted text), and a piece is " " + a token or
-# the token itself, looked up as it is (``CompiledTopic.piece_codes``).
-ONE_SPACE_TOKEN = re.compile(r" ?(?:\w+|\S)")
 _TONES = "\u0300\u0301\u0309\u0303\u0323"
 _VOWELS = frozenset("aăâeêioôơuưy")
 # Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
@@ -50,6 +47,52 @@ PHRASE, EXCLUDE, CONTEXT, CLASS, UNIT = range(5)
 
 def tokens_of(text: str) -> list[str]:
     return _TOKEN.findall(text)
+
+
+T = TypeVar("T")
+
+
+class _Memo(dict[str, T]):
+    """What ``compute`` gives for a word, remembered. Vietnamese is written in syllables, and a
+    few thousand of them (with the punctuation that sticks to them) make up nearly all of a
+    text, so a text is cut and coded word by word from here, and rarely computed. Bounded, for
+    the numbers and names a long-lived service meets."""
+
+    LIMIT = 100_000
+
+    def __init__(self, compute: Callable[[str], T]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, word: str) -> T:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[word] = self.compute(word)
+        return value
+
+
+def _word_pieces(word: str) -> tuple[str, ...]:
+    tokens = _TOKEN.findall(word)
+    return (" " + tokens[0], *tokens[1:]) if tokens else ()
+
+
+_PIECES = _Memo(_word_pieces)
+
+
+def single_spaced(low: str) -> list[str] | None:
+    """The words of ``low`` between its spaces, if every space in it is a single one between
+    two words (as in extracted text), else None. Such a text is cut word by word: no token
+    holds a space, so the tokens of its words are the text's."""
+    words = low.split(" ")
+    # isprintable: no other space (tab, line break, no-break space ...) anywhere
+    return words if "" not in words and low.isprintable() else None
+
+
+def pieces_of(words: list[str]) -> list[str]:
+    """``SPACED_TOKEN.findall`` of the ``single_spaced`` words joined by single spaces."""
+    pieces = list(chain.from_iterable(map(_PIECES.__getitem__, words)))
+    pieces[0] = pieces[0][1:]  # no space before the first word
+    return pieces
 
 
 def _variants(token: str) -> set[str]:
@@ -173,7 +216,7 @@ class CompiledTopic:
         # token as written -> the code of its key (a token not listed has no term's key)
         self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
                        if k in self._key_codes}
-        self._piece_codes = {**self._codes, **{" " + t: c for t, c in self._codes.items()}}
+        self._word_codes = _Memo(lambda word: self.codes(_TOKEN.findall(word)))
 
     def _key(self, token: str) -> str:
         if token in _DASHES:
@@ -203,20 +246,17 @@ class CompiledTopic:
             return [self._key(t) for t in tokens]
         return list(map(self.canon.get, tokens, tokens))
 
-    def codes(self, tokens: Sequence[str], keys: Sequence[str] | None) -> str:
-        """One character per token: its key's code, or the filler. ``keys``: those of the
-        tokens when already computed (accent-insensitive topics), else looked up here."""
+    def codes(self, tokens: Sequence[str]) -> str:
+        """One character per token: its key's code, or the filler."""
         if self.insensitive:
-            assert keys is not None
-            return "".join(map(self._key_codes.get, keys, repeat(_FILLER)))
+            return "".join(map(self._key_codes.get, self.keys(tokens), repeat(_FILLER)))
         # A token's code is that of canon.get(token, token): a token not in ``canon`` is its
         # own key, and every key a term uses is in ``canon``.
         return "".join(map(self._codes.get, tokens, repeat(_FILLER)))
 
-    def piece_codes(self, pieces: Sequence[str]) -> str:
-        """``codes`` of the tokens of ``ONE_SPACE_TOKEN`` pieces, without stripping them (not
-        for accent-insensitive topics)."""
-        return "".join(map(self._piece_codes.get, pieces, repeat(_FILLER)))
+    def word_codes(self, words: list[str]) -> str:
+        """``codes`` of the tokens of ``single_spaced`` words."""
+        return "".join(map(self._word_codes.__getitem__, words))
 
 
 _CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
