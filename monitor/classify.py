@@ -29,21 +29,21 @@ Every point is explained: each ``Match`` names the phrase or rule, the words fou
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Literal
 
 from monitor import relevance_model
 from monitor.config import NearRule, TopicConfig
-from monitor.extract.text import FUNCTION_WORDS, nfc
+from monitor.extract.text import nfc
 from monitor.models import Article, Match, MatchKind, Relevance, TopicVerdict, Verdict
 from monitor.termindex import (
-    SPACED_TOKEN,
+    GAP_CAPITAL,
+    GAP_END,
+    GAP_NUMBER,
+    GAP_WORD,
     CompiledTopic,
     compile_topic,
-    pieces_of,
-    single_spaced,
     tokens_of,
 )
 
@@ -56,7 +56,6 @@ BODY_SEPARATOR = "\n\n"
 PARAGRAPH_MARK = " \u00b6"  # "¶": as long as BODY_SEPARATOR, and a single space before it
 ELLIPSIS = " … "
 
-_SENTENCE_END = frozenset("!?;…\u00b6")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,28 +73,15 @@ class _Hit:
 # --- matching one text part ---------------------------------------------------------------------
 
 
-def _lower(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A few characters (such as "İ") lower-case to two; none is in a term, so they are replaced
-    # to keep offsets exact.
-    return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
-
-
 class _Gaps:
     """Counted words between an action and a unit: numbers, punctuation other than a sentence
     end, function words and words of a proper name ("Bộ Tài nguyên và Môi trường", "tỉnh Kon
     Tum": a word with a capital, and the syllable right after one, as Vietnamese names
     capitalise a word's first syllable only) are free. A full stop with a word right after it
-    ("TP.HCM", "3.321") does not end a sentence. Rules often pair the same words, so each
-    stretch is counted once."""
+    ("TP.HCM", "3.321") does not end a sentence."""
 
-    def __init__(self, keys: Callable[[int, int], list[str]], pieces: list[str],
-                 ends: list[int], text: str) -> None:
-        # pieces: the tokens with the spaces before them, as cut; ends: where each ends
-        self.keys, self.pieces, self.ends, self.text = keys, pieces, ends, text
-        self.counted: dict[tuple[int, int], int | None] = {}
+    def __init__(self, gaps: str, text: str) -> None:
+        self.gaps, self.text = gaps, text  # gaps: what each token is (termindex.GAP_*)
         # No proper names in a text written in capitals or title case (judged on its start),
         # where every word would be one; judged at the first count: most parts need none.
         self.names: bool | None = None
@@ -105,39 +91,17 @@ class _Gaps:
         than ``limit``, or (``numbered``) no number stands there."""
         if stop - start > limit + 8:
             return None
-        if numbered and not any(p.lstrip().isdigit() for p in self.pieces[start:stop]):
+        stretch = self.gaps[start:stop]
+        if GAP_END in stretch or (numbered and GAP_NUMBER not in stretch):
             return None
-        span = (start, stop)
-        if span in self.counted:
-            counted = self.counted[span]
-        else:
-            counted = self.counted[span] = self._count(start, stop)
-        return None if counted is None or counted > limit else counted
-
-    def _count(self, start: int, stop: int) -> int | None:
         if self.names is None:
             head = [t[0].isupper() for t in tokens_of(self.text[:300])]
             self.names = sum(head) * 5 <= len(head) * 3
-        names, text, pieces, ends = self.names, self.text, self.pieces, self.ends
-        keys = self.keys(start, stop)
-        last = len(text) - 1
-        counted = 0
-        capital = False  # the word before, inside the stretch, starts with a capital
-        for j in range(start, stop):
-            key = keys[j - start]
-            if key in _SENTENCE_END or (
-                    key == "." and not (ends[j] <= last and text[ends[j]].isalnum())):
-                return None
-            # key[:1]: a lone combining mark folds to "" without accents
-            if key in FUNCTION_WORDS or key.isdigit() or not key[:1].isalnum():
-                capital = False
-                continue
-            if names:
-                after, capital = capital, text[ends[j] - len(pieces[j].lstrip())].isupper()
-                if capital or after:
-                    continue
-            counted += 1
-        return counted
+        if self.names:  # a capitalised word is free, and so is a word right after one
+            counted = stretch.count(GAP_WORD) - stretch.count(GAP_CAPITAL + GAP_WORD)
+        else:
+            counted = stretch.count(GAP_WORD) + stretch.count(GAP_CAPITAL)
+        return None if counted > limit else counted
 
 
 def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple[int, int, str]],
@@ -198,14 +162,8 @@ def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],
 
 def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit], list[_Hit]]:
     """Counted hits and cancelled ones (exclusions, context exclusions) in one NFC text part."""
-    low = _lower(text)
-    words = single_spaced(low)
-    pieces: list[str] = []
-    if words is None:
-        pieces = SPACED_TOKEN.findall(low)
-        codes = compiled.codes([p.lstrip() for p in pieces])
-    else:
-        codes = compiled.word_codes(words)  # and the pieces only if something is found
+    cut = compiled.cut(text)
+    codes = cut.codes
     phrases, excludes, contexts, classed = compiled.terms.by_role(codes)
     by_class: dict[str, list[tuple[int, int, str]]] = {}
     for first, last, name, cls in classed:
@@ -232,17 +190,11 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
                 by_class[cls] = _inside_longer(terms, longest, cover)
     if not phrases and not by_class:
         return [], []
-    # Each token with the spaces before it: their lengths add up to the offsets (only parts
-    # with a hit pay for them).
-    if words is not None:
-        pieces = pieces_of(words)
-    ends = list(accumulate(map(len, pieces)))
-
-    def keys_of(lo: int, hi: int) -> list[str]:
-        return compiled.keys([p.lstrip() for p in pieces[lo:hi]])
+    ends = cut.ends()  # only parts with a hit pay for the offsets
+    size = cut.size
 
     def span(first: int, last: int) -> Span:
-        return ends[first] - len(pieces[first].lstrip()), ends[last]
+        return ends[first] - size(first), ends[last]
 
     at: dict[int, list[tuple[int, int, str]]] = {}  # token -> the exclusions over it
     for x in excludes:
@@ -290,7 +242,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
         else:
             cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
-    gap = _Gaps(keys_of, pieces, ends, text)
+    gap = _Gaps(cut.gaps, text)
     for rule in compiled.topic.near:
         if where not in rule.fields:
             continue

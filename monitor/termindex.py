@@ -14,14 +14,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from itertools import chain, repeat
+from dataclasses import dataclass
+from itertools import accumulate
 from operator import itemgetter
 from typing import TypeVar
 
 import ahocorasick
 
 from monitor.config import TopicConfig
-from monitor.extract.text import fold, fold_ascii, nfc
+from monitor.extract.text import FUNCTION_WORDS, fold, fold_ascii, nfc
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _MARK = re.compile(r"[^\w\s]")
@@ -71,28 +72,52 @@ class _Memo(dict[str, T]):
         return value
 
 
-def _word_pieces(word: str) -> tuple[str, ...]:
-    tokens = _TOKEN.findall(word)
-    return (" " + tokens[0], *tokens[1:]) if tokens else ()
+def lower(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # A few characters (such as "İ") lower-case to two; none is in a term, so they are replaced
+    # to keep offsets exact.
+    return "".join(c.lower() if len(c.lower()) == 1 else "\u25a1" for c in text)
 
 
-_PIECES = _Memo(_word_pieces)
+# What a token is between a near rule's action and unit (``classify``'s gaps), one character:
+GAP_END = "E"  # ends a sentence: ! ? ; … ¶, or a full stop with no letter or digit right after
+GAP_NUMBER = "d"  # a number: free, and what a ``numbered`` rule needs
+GAP_FREE = "f"  # a function word or another punctuation mark: free
+GAP_WORD = "w"  # a word: counted
+GAP_CAPITAL = "W"  # a word with a capital: part of a proper name, in a text that has names
+_SENTENCE_END = frozenset("!?;…\u00b6")
 
 
-def single_spaced(low: str) -> list[str] | None:
-    """The words of ``low`` between its spaces, if every space in it is a single one between
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A text part cut into tokens, described one character per token in each string."""
+
+    codes: str  # the code of the token's key, or the filler
+    gaps: str  # what it is in a gap (GAP_*)
+    _pieces: str  # chr(its length with the spaces before it)
+    _sizes: str  # chr(its length)
+    _origin: int  # where the pieces' lengths start adding up (-1: a space counted before all)
+
+    def ends(self) -> list[int]:
+        """Where each token ends."""
+        ends = list(accumulate(map(ord, self._pieces), initial=self._origin))
+        del ends[0]
+        return ends
+
+    def size(self, token: int) -> int:
+        return ord(self._sizes[token])
+
+
+def _words_single_spaced(text: str) -> list[str] | None:
+    """The words of ``text`` between its spaces, if every space in it is a single one between
     two words (as in extracted text), else None. Such a text is cut word by word: no token
     holds a space, so the tokens of its words are the text's."""
-    words = low.split(" ")
     # isprintable: no other space (tab, line break, no-break space ...) anywhere
-    return words if "" not in words and low.isprintable() else None
-
-
-def pieces_of(words: list[str]) -> list[str]:
-    """``SPACED_TOKEN.findall`` of the ``single_spaced`` words joined by single spaces."""
-    pieces = list(chain.from_iterable(map(_PIECES.__getitem__, words)))
-    pieces[0] = pieces[0][1:]  # no space before the first word
-    return pieces
+    if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
+        return None
+    return text.split(" ")
 
 
 def _variants(token: str) -> set[str]:
@@ -213,10 +238,12 @@ class CompiledTopic:
         marks = [code for key, code in self._key_codes.items() if _MARK.fullmatch(key)]
         self.terms.build(marks)
         self.units.build(marks)
-        # token as written -> the code of its key (a token not listed has no term's key)
-        self._codes = {t: self._key_codes[k] for t, k in self.canon.items()
-                       if k in self._key_codes}
-        self._word_codes = _Memo(lambda word: self.codes(_TOKEN.findall(word)))
+        # a word as written (between single spaces) -> its tokens, four characters each
+        self._words = _Memo(self._word)
+
+    def key(self, low: str) -> str:
+        """What a lower-case token is compared by."""
+        return self._key(low) if self.insensitive else self.canon.get(low, low)
 
     def _key(self, token: str) -> str:
         if token in _DASHES:
@@ -241,22 +268,48 @@ class CompiledTopic:
             code = self._key_codes[key] = chr(n if n < 0xD800 else n + 0x800)
         return code
 
-    def keys(self, tokens: Sequence[str]) -> list[str]:
-        if self.insensitive:
-            return [self._key(t) for t in tokens]
-        return list(map(self.canon.get, tokens, tokens))
+    def _token(self, low: str, capital: bool, stop: bool, piece: int) -> str:
+        """A token's four characters (``Cut``): lower-case, whether it is written with a
+        capital, whether a letter or digit follows it without a space, its length with the
+        spaces before it."""
+        key = self.key(low)
+        if key in _SENTENCE_END or (key == "." and not stop):
+            gap = GAP_END
+        # key[:1]: a lone combining mark folds to "" without accents
+        elif key in FUNCTION_WORDS or key.isdigit() or not key[:1].isalnum():
+            gap = GAP_NUMBER if low.isdigit() else GAP_FREE
+        else:
+            gap = GAP_CAPITAL if capital else GAP_WORD
+        return self._key_codes.get(key, _FILLER) + gap + chr(piece) + chr(len(low))
 
-    def codes(self, tokens: Sequence[str]) -> str:
-        """One character per token: its key's code, or the filler."""
-        if self.insensitive:
-            return "".join(map(self._key_codes.get, self.keys(tokens), repeat(_FILLER)))
-        # A token's code is that of canon.get(token, token): a token not in ``canon`` is its
-        # own key, and every key a term uses is in ``canon``.
-        return "".join(map(self._codes.get, tokens, repeat(_FILLER)))
+    def _word(self, word: str) -> str:
+        low = lower(word)
+        out = []
+        at = 0  # the space before the word is counted in its first piece
+        for m in _TOKEN.finditer(low):
+            end = m.end()
+            out.append(self._token(m.group(), word[m.start()].isupper(),
+                                   word[end:end + 1].isalnum(), end - at + 1))
+            at = end + 1
+        return "".join(out)
 
-    def word_codes(self, words: list[str]) -> str:
-        """``codes`` of the tokens of ``single_spaced`` words."""
-        return "".join(map(self._word_codes.__getitem__, words))
+    def cut(self, text: str) -> Cut:
+        """``text`` (NFC) cut into tokens."""
+        words = _words_single_spaced(text)
+        if words is not None:
+            joined = "".join(map(self._words.__getitem__, words))
+            return Cut(joined[0::4], joined[1::4], joined[2::4], joined[3::4], -1)
+        low = lower(text)
+        out = []
+        at = 0
+        for m in SPACED_TOKEN.finditer(low):
+            end = m.end()
+            token = m.group().lstrip()
+            out.append(self._token(token, text[end - len(token)].isupper(),
+                                   text[end:end + 1].isalnum(), end - at))
+            at = end
+        joined = "".join(out)
+        return Cut(joined[0::4], joined[1::4], joined[2::4], joined[3::4], 0)
 
 
 _CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}

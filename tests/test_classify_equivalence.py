@@ -13,18 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.classify import (
-    _SENTENCE_END,
     ELLIPSIS,
-    FUNCTION_WORDS,
     PARAGRAPH_MARK,
     Field,
     _find,
     _Hit,
-    _lower,
 )
 from monitor.config import ContextRule, FrozenMap, NearRule, TopicConfig
-from monitor.extract.text import nfc
-from monitor.termindex import CompiledTopic
+from monitor.extract.text import FUNCTION_WORDS, nfc
+from monitor.termindex import CompiledTopic, lower
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 Term = tuple[int, int, str]
@@ -35,6 +32,8 @@ WORDS = ("sáp nhập tỉnh xã huyện bộ máy tinh gọn sắp xếp lại 
          "Hà Nội Kon Tum ( ) , - . ; 3.5").split()
 NOISE = ("ông bà năm ngày tại 12 2025 … ! ? : \" / _x a_b İ ¶ PHƯỜNG Bộ Tài").split()
 SPACES = (" ", " ", " ", " ", "", "  ", "\n", "\t", "\u00a0")
+SINGLE_SPACES = (" ", " ", " ", "")  # as extracted text is spaced: cut word by word
+SENTENCE_END = "!?;…¶"
 
 
 def _phrase(rng: random.Random, most: int) -> str:
@@ -84,14 +83,15 @@ def random_text(rng: random.Random, topic: TopicConfig) -> str:
     own = [*topic.phrases, *topic.exclude, *(w for ctx in topic.exclude_near for w in ctx.words),
            *(w for words in topic.classes.values() for w in words)]
     out = []
+    single = rng.random() < 0.5
     for _ in range(rng.randint(0, 60)):
         word = rng.choice(own) if own and rng.random() < 0.6 else rng.choice(WORDS + NOISE)
         if rng.random() < 0.05:  # free words: an action and a unit far apart in tokens still pair
             word = " ".join(str(n) for n in range(rng.randint(2, 9)))
         cases: list[Callable[[str], str]] = [str, str, str, str, _respelt, str.upper, str.title]
         case = rng.choice(cases)
-        out.append(case(word) + rng.choice(SPACES))
-    return "".join(out)
+        out.append(case(word) + rng.choice(SINGLE_SPACES if single else SPACES))
+    return "".join(out).strip(" ") if single else "".join(out)
 
 
 # --- the reference ------------------------------------------------------------------------------
@@ -100,10 +100,10 @@ def random_text(rng: random.Random, topic: TopicConfig) -> str:
 def reference_find(compiled: CompiledTopic, text: str,
                    where: Field) -> tuple[list[_Hit], list[_Hit]]:
     topic = compiled.topic
-    low = _lower(text)
+    low = lower(text)
     starts = [m.start() for m in _TOKEN.finditer(low)]
     tokens = _TOKEN.findall(low)
-    keys = compiled.keys(tokens)
+    keys = [compiled.key(t) for t in tokens]
 
     def span(first: int, last: int) -> tuple[int, int]:
         return starts[first], starts[last] + len(tokens[last])
@@ -115,7 +115,7 @@ def reference_find(compiled: CompiledTopic, text: str,
     for cls in dict.fromkeys(used):
         listed += [(w, "class", cls) for w in topic.classes.get(cls, ())]
     listed += [(w, "context", "") for ctx in topic.exclude_near for w in ctx.words]
-    wanted = [(compiled.keys(_TOKEN.findall(nfc(w).lower())), w, role, cls)
+    wanted = [([compiled.key(t) for t in _TOKEN.findall(nfc(w).lower())], w, role, cls)
               for w, role, cls in listed]
     found: list[tuple[int, int, str, str, str]] = []
     for i in range(len(keys)):
@@ -186,7 +186,7 @@ def reference_find(compiled: CompiledTopic, text: str,
         for j in range(start, stop):
             key = keys[j]
             joined = starts[j] + 1 < len(text) and text[starts[j] + 1].isalnum()
-            if key in _SENTENCE_END or (key == "." and not joined):
+            if key in SENTENCE_END or (key == "." and not joined):
                 return None
             free = key.isdigit() or key in FUNCTION_WORDS or not key[:1].isalnum()
             # a word of a name: a capital, or the syllable right after one (in the stretch)
