@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from monitor import relevance_model
 from monitor.config import NearRule, TopicConfig
@@ -58,9 +57,10 @@ ELLIPSIS = " … "
 
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    """Something found in one text part: token range [first, last] and what it is."""
+class _Hit(NamedTuple):
+    """Something found in one text part: token range [first, last] and what it is. (A named
+    tuple: a dense article has dozens, and a frozen dataclass costs three times as much to
+    make.)"""
 
     name: str  # the phrase, rule or context word as written in the config
     kind: MatchKind
@@ -135,10 +135,9 @@ def _near(rule: NearRule, actions: list[tuple[int, int, str]], units: list[tuple
 def _add_units(compiled: CompiledTopic, codes: str, where: Field,
                by_class: dict[str, list[tuple[int, int, str]]]) -> None:
     """The unit words near the actions found (a pair is never farther apart than this)."""
-    windows = sorted((a[0] - rule.within - 14, a[1] + rule.within + 15)
-                     for rule in compiled.topic.near
-                     if rule.unit in compiled.lazy and where in rule.fields
-                     for a in by_class.get(rule.action, ()))
+    windows = sorted((a[0] - within - 14, a[1] + within + 15)
+                     for action, within in compiled.unit_reach.get(where, {}).items()
+                     for a in by_class.get(action, ()))
     merged: list[tuple[int, int]] = []
     for lo, hi in windows:
         if merged and lo <= merged[-1][1]:

@@ -22,24 +22,15 @@ from heapq import nlargest
 from importlib import resources
 from itertools import pairwise
 
-from monitor.extract.text import FUNCTION_WORDS, fold
+from monitor.extract.text import FUNCTION_WORDS, WordMemo, fold
 
 _WORD = re.compile(r"\w+")
 MODEL_FILE = "relevance_model.json"
 
 
-# word as written (lower case) -> its folding key: the same few thousand words recur, and
-# folding one costs more than the rest of the model's work
-_KEYS: dict[str, str] = {}
-
-
-def _key(word: str) -> str:
-    key = _KEYS.get(word)
-    if key is None:
-        if len(_KEYS) > 200_000:  # a long-lived service must not grow this without end
-            _KEYS.clear()
-        key = _KEYS[word] = fold(word)
-    return key
+# word as written (lower case) -> its folding key: folding one costs more than the rest of the
+# model's work
+_KEYS = WordMemo(fold)
 
 
 def features(title: str, sapo: str) -> list[str]:
@@ -53,7 +44,7 @@ def _written(title: str, sapo: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for text in (title, sapo):
         words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
-        keys = [_key(w) for w in words]
+        keys = list(map(_KEYS.__getitem__, words))
         for key, word in zip(keys, words, strict=True):
             found.setdefault(key, word)
         for i, (a, b) in enumerate(pairwise(keys)):

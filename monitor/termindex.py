@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
-from typing import TypeVar
+from typing import Any
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick, MatchKind
 
 from monitor.config import TopicConfig
-from monitor.extract.text import FUNCTION_WORDS, fold, fold_ascii, nfc
+from monitor.extract.text import FUNCTION_WORDS, WordMemo, fold, fold_ascii, nfc
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_MARK = re.compile(r"[^\w\s]")
 # The same tokens with the space before each: their lengths add up to each token's end offset.
 # (After the spaces, a character that does not start a word is a punctuation mark: \S.)
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
@@ -34,7 +33,6 @@ _VOWELS = frozenset("aăâeêioôơuưy")
 # Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
 _FILLER = "\x00"  # the code of a token no term holds
-_NEVER = "\U0010ffff"  # no code: keys are numbered from 1
 
 # What a term is: its role (below), its name as written in the config, its class (near rules)
 Entry = tuple[int, str, str]
@@ -48,28 +46,6 @@ PHRASE, EXCLUDE, CONTEXT, CLASS, UNIT = range(5)
 
 def tokens_of(text: str) -> list[str]:
     return _TOKEN.findall(text)
-
-
-T = TypeVar("T")
-
-
-class _Memo(dict[str, T]):
-    """What ``compute`` gives for a word, remembered. Vietnamese is written in syllables, and a
-    few thousand of them (with the punctuation that sticks to them) make up nearly all of a
-    text, so a text is cut and coded word by word from here, and rarely computed. Bounded, for
-    the numbers and names a long-lived service meets."""
-
-    LIMIT = 100_000
-
-    def __init__(self, compute: Callable[[str], T]) -> None:
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, word: str) -> T:
-        if len(self) >= self.LIMIT:
-            self.clear()
-        value = self[word] = self.compute(word)
-        return value
 
 
 def lower(text: str) -> str:
@@ -102,7 +78,11 @@ class Cut:
 
     def ends(self) -> list[int]:
         """Where each token ends."""
-        ends = list(accumulate(map(ord, self._pieces), initial=self._origin))
+        try:  # bytes add up faster than characters, and few tokens are 256 long
+            lengths: Iterable[int] = self._pieces.encode("latin-1")
+        except UnicodeEncodeError:
+            lengths = map(ord, self._pieces)
+        ends = list(accumulate(lengths, initial=self._origin))
         del ends[0]
         return ends
 
@@ -135,51 +115,44 @@ def _variants(token: str) -> set[str]:
 
 
 class _Automaton:
-    """Terms as strings of key codes -> (length in tokens, entries), all found in one pass."""
+    """Terms as strings of key codes, all found in one pass of an Aho-Corasick automaton."""
 
     def __init__(self) -> None:
         self.terms: dict[str, list[Entry]] = {}
         self.longest = 0
-        self._automaton: ahocorasick.Automaton | None = None
+        # per pattern of the automaton: its length in tokens, its entries, and each entry's
+        # role with what a found term of it holds beside its first and last token
+        self._found: list[tuple[int, list[Entry], tuple[tuple[int, tuple[str, ...]], ...]]] = []
+        self._automaton: AhoCorasick | None = None
 
     def add(self, codes: str, entry: Entry) -> None:
         self.terms.setdefault(codes, []).append(entry)
         self.longest = max(self.longest, len(codes))
 
-    def build(self, common: Sequence[str]) -> None:
-        """``common``: codes of frequent tokens (punctuation marks)."""
+    def build(self) -> None:
         if self.terms:
-            self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY,
-                                                    ahocorasick.KEY_STRING)
-            # A node's children are searched in the order they were added, and most tokens
-            # are the filler, then commas and full stops: words that start with them (and can
-            # never match) come first, unless a term starts with one.
-            firsts = {codes[0] for codes in self.terms}
-            for code in (_FILLER, *common):
-                if code not in firsts:
-                    self._automaton.add_word(code + _NEVER, (0, [], ()))
-            for codes, entries in self.terms.items():
-                # each role with what a found term of it holds beside its first and last token
-                split = tuple((role, (name, cls) if role == CLASS else (name,))
-                              for role, name, cls in entries)
-                self._automaton.add_word(codes, (len(codes), entries, split))
-            self._automaton.make_automaton()
+            self._found = [(len(codes), entries,
+                            tuple((role, (name, cls) if role == CLASS else (name,))
+                                  for role, name, cls in entries))
+                           for codes, entries in self.terms.items()]
+            self._automaton = AhoCorasick(list(self.terms), matchkind=MatchKind.Standard)
 
     def by_role(self, codes: str) -> tuple[list[Term], list[Term], list[Term], list[Classed]]:
         """The terms of ``codes``: phrases, exclusions, context words and class words, each
         by first token and then longest first (at one token, terms of one length hold the same
         words: their entries stay in config order)."""
-        found: tuple[list[Term], list[Term], list[Term], list[Classed]] = ([], [], [], [])
+        found: list[list[Any]] = [[], [], [], []]  # by role: terms, or class words
         if self._automaton is not None:
-            for last, (size, _, split) in self._automaton.iter(codes):
-                first = last - size + 1
-                for role, held in split:
-                    found[role].append((first, last, *held))
+            patterns = self._found
+            for pattern, first, end in self._automaton.find_matches_as_indexes(
+                    codes, overlapping=True):
+                for role, held in patterns[pattern][2]:
+                    found[role].append((first, end - 1, *held))
             for terms in found:
                 if len(terms) > 1:
                     terms.sort(key=itemgetter(1), reverse=True)
                     terms.sort(key=itemgetter(0))
-        return found
+        return found[PHRASE], found[EXCLUDE], found[CONTEXT], found[CLASS]
 
     def starting_in(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Classed]:
         """The class words starting in one of ``windows`` ([start, stop) token ranges, in
@@ -188,12 +161,14 @@ class _Automaton:
         if self._automaton is None:
             return []
         n = len(codes)
+        patterns = self._found
         for lo, hi in windows:
             hi = min(hi, n)
-            for last, (size, entries, _) in self._automaton.iter(
-                    codes, lo, min(hi - 1 + self.longest, n)):
-                if last - size + 1 < hi:
-                    found.append((last - size + 1, last, -size, entries))
+            for pattern, start, end in self._automaton.find_matches_as_indexes(
+                    codes[lo:min(hi - 1 + self.longest, n)], overlapping=True):
+                if lo + start < hi:
+                    size, entries, _ = patterns[pattern]
+                    found.append((lo + start, lo + end - 1, -size, entries))
         found.sort(key=itemgetter(0, 2))
         return [(first, last, name, cls)
                 for first, last, _, entries in found for _, name, cls in entries]
@@ -214,6 +189,13 @@ class CompiledTopic:
         # commonest) are looked for only near an action found first (``units``).
         self.units = _Automaton()
         self.lazy = {r.unit for r in topic.near} - {r.action for r in topic.near}
+        # field -> action class -> the farthest its rules with such a unit look (``within``)
+        self.unit_reach: dict[str, dict[str, int]] = {}
+        for rule in topic.near:
+            if rule.unit in self.lazy:
+                for where in rule.fields:
+                    reach = self.unit_reach.setdefault(where, {})
+                    reach[rule.action] = max(rule.within, reach.get(rule.action, 0))
         self.weights: dict[str, float] = {}
         for phrase, weight in topic.phrases.items():
             self._add(phrase, PHRASE, phrase)
@@ -235,11 +217,10 @@ class CompiledTopic:
         for ctx in topic.exclude_near:
             for word in ctx.words:
                 self._add(word, CONTEXT, word)
-        marks = [code for key, code in self._key_codes.items() if _MARK.fullmatch(key)]
-        self.terms.build(marks)
-        self.units.build(marks)
+        self.terms.build()
+        self.units.build()
         # a word as written (between single spaces) -> its tokens, four characters each
-        self._words = _Memo(self._word)
+        self._words = WordMemo(self._word)
 
     def key(self, low: str) -> str:
         """What a lower-case token is compared by."""

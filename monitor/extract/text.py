@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -30,6 +32,28 @@ _INVISIBLE = re.compile(
 _TONES = frozenset("\u0300\u0301\u0309\u0303\u0323")
 _VOWELS = frozenset("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _WORD = re.compile(r"\w+")
+
+
+T = TypeVar("T")
+
+
+class WordMemo(dict[str, T]):
+    """What ``compute`` gives for a word, remembered: Vietnamese is written in syllables, and a
+    few thousand of them (with the punctuation that sticks to them) make up nearly all of a
+    text, so text is read word by word from a memo and rarely computed. Bounded, for the
+    numbers and names a long-lived service meets. Look words up with ``memo[word]``."""
+
+    LIMIT = 100_000
+
+    def __init__(self, compute: Callable[[str], T]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, word: str) -> T:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[word] = self.compute(word)
+        return value
 
 
 def nfc(text: str) -> str:
