@@ -302,7 +302,9 @@ def _field_hits(compiled: CompiledTopic, parts: Sequence[str],
     # The paragraphs are matched in one pass, joined by a mark of the separator's length, so
     # offsets are those of the paragraphs joined by BODY_SEPARATOR; the mark is a token no term
     # holds and a near rule does not cross (it ends a sentence).
-    text = PARAGRAPH_MARK.join(p.replace(PARAGRAPH_MARK, BODY_SEPARATOR) for p in parts)
+    text = PARAGRAPH_MARK.join(parts)
+    if text.count(PARAGRAPH_MARK) >= len(parts):  # a paragraph holds the mark itself
+        text = PARAGRAPH_MARK.join(p.replace(PARAGRAPH_MARK, BODY_SEPARATOR) for p in parts)
     return _find(compiled, text, where)
 
 
@@ -315,8 +317,9 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
     for (kind, name), found in grouped.items():
         weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
         points = weight * field_weight * _damping(len(found))
+        # (a near rule's words in text order: from the first one's start to the farthest end)
         spans = tuple([h.spans[0] if len(h.spans) == 1 else
-                       (min(s[0] for s in h.spans), max(s[1] for s in h.spans)) for h in found])
+                       (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
         terms = tuple(dict.fromkeys([h.text for h in found]))
         out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
                          kind=kind, terms=terms))  # type: ignore[arg-type]

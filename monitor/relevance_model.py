@@ -18,9 +18,10 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache
-from heapq import nlargest
+from heapq import nlargest, nsmallest
 from importlib import resources
 from itertools import pairwise
+from operator import itemgetter
 
 from monitor.extract.text import FUNCTION_WORDS, WordMemo, fold
 
@@ -76,12 +77,13 @@ class RelevanceModel:
 
     def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
         every = _written(title, sapo)
-        found = [(f, self.weights[f]) for f in every if f in self.weights]
+        found = [(f, w) for f in every if (w := self.weights.get(f)) is not None]
         p = probability(self.bias + sum(w for _, w in found) / norm(len(every)))
-        sign = 1.0 if p >= 0.5 else -1.0
-        strongest = nlargest(explain, (f for f in found if f[0] not in FUNCTION_WORDS),
-                             key=lambda f: f[1] * sign)
-        return Judgement(p, tuple(every[f] for f, w in strongest if w * sign > 0))
+        yes = p >= 0.5
+        # the heaviest for a yes, the lightest for a no; ties in order of appearance
+        strongest = (nlargest if yes else nsmallest)(
+            explain, [f for f in found if f[0] not in FUNCTION_WORDS], key=itemgetter(1))
+        return Judgement(p, tuple(every[f] for f, w in strongest if (w > 0 if yes else w < 0)))
 
 
 def from_json(text: str) -> RelevanceModel:
