@@ -63,6 +63,7 @@ GAP_NUMBER = "d"  # a number: free, and what a ``numbered`` rule needs
 GAP_FREE = "f"  # a function word or another punctuation mark: free
 GAP_WORD = "w"  # a word: counted
 GAP_CAPITAL = "W"  # a word with a capital: part of a proper name, in a text that has names
+_GAP_STOP = "."  # a full stop: GAP_END, or GAP_FREE with a letter or digit right after it
 _SENTENCE_END = frozenset("!?;…\u00b6")
 
 
@@ -219,8 +220,11 @@ class CompiledTopic:
                 self._add(word, CONTEXT, word)
         self.terms.build()
         self.units.build()
-        # a word as written (between single spaces) -> its tokens, four characters each
+        # a word as written (between single spaces) -> its tokens, four characters each; and a
+        # lower-case token -> its code and what it is in a gap (when a word is new, its
+        # syllables are seldom)
         self._words = WordMemo(self._word)
+        self._tokens = WordMemo(self._kind)
 
     def key(self, low: str) -> str:
         """What a lower-case token is compared by."""
@@ -249,22 +253,36 @@ class CompiledTopic:
             code = self._key_codes[key] = chr(n if n < 0xD800 else n + 0x800)
         return code
 
-    def _token(self, low: str, capital: bool, stop: bool, piece: int) -> str:
-        """A token's four characters (``Cut``): lower-case, whether it is written with a
-        capital, whether a letter or digit follows it without a space, its length with the
-        spaces before it."""
+    def _kind(self, low: str) -> str:
+        """A lower-case token's code and what it is in a gap, whatever is around it (a full
+        stop's ``_GAP_STOP`` and a word's ``GAP_WORD`` are settled by ``_token``)."""
         key = self.key(low)
-        if key in _SENTENCE_END or (key == "." and not stop):
+        if key in _SENTENCE_END:
             gap = GAP_END
+        elif key == ".":
+            gap = _GAP_STOP
         # key[:1]: a lone combining mark folds to "" without accents
         elif key in FUNCTION_WORDS or key.isdigit() or not key[:1].isalnum():
             gap = GAP_NUMBER if low.isdigit() else GAP_FREE
         else:
-            gap = GAP_CAPITAL if capital else GAP_WORD
-        return self._key_codes.get(key, _FILLER) + gap + chr(piece) + chr(len(low))
+            gap = GAP_WORD
+        return self._key_codes.get(key, _FILLER) + gap
+
+    def _token(self, low: str, capital: bool, stop: bool, piece: int) -> str:
+        """A token's four characters (``Cut``), given whether it is written with a capital,
+        whether a letter or digit follows it without a space, and its length with the spaces
+        before it."""
+        kind = self._tokens[low]
+        if kind[1] == GAP_WORD and capital:
+            kind = kind[0] + GAP_CAPITAL
+        elif kind[1] == _GAP_STOP:  # "TP.HCM", "3.321": no sentence ends there
+            kind = kind[0] + (GAP_FREE if stop else GAP_END)
+        return kind + chr(piece) + chr(len(low))
 
     def _word(self, word: str) -> str:
         low = lower(word)
+        if low.isalnum():  # one token: most words
+            return self._token(low, word[0].isupper(), False, len(low) + 1)
         out = []
         at = 0  # the space before the word is counted in its first piece
         for m in _TOKEN.finditer(low):
