@@ -320,9 +320,10 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
         # (a near rule's words in text order: from the first one's start to the farthest end)
         spans = tuple([h.spans[0] if len(h.spans) == 1 else
                        (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
-        terms = tuple(dict.fromkeys([h.text for h in found]))
+        terms = ((found[0].text,) if len(found) == 1
+                 else tuple(dict.fromkeys([h.text for h in found])))
         out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
-                         kind=kind, terms=terms))  # type: ignore[arg-type]
+                         kind, terms))  # type: ignore[arg-type]
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from heapq import nlargest, nsmallest
 from importlib import resources
-from itertools import pairwise
+from itertools import chain, pairwise
 from operator import itemgetter
 
 from monitor.extract.text import FUNCTION_WORDS, WordMemo, fold
@@ -46,10 +46,11 @@ def _written(title: str, sapo: str) -> dict[str, str]:
     for text in (title, sapo):
         words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
         keys = list(map(_KEYS.__getitem__, words))
-        for key, word in zip(keys, words, strict=True):
-            found.setdefault(key, word)
-        for i, (a, b) in enumerate(pairwise(keys)):
-            found.setdefault(f"{a} {b}", f"{words[i]} {words[i + 1]}")
+        # the words, then the pairs
+        for key, word in zip(chain(keys, map(" ".join, pairwise(keys))),
+                             chain(words, map(" ".join, pairwise(words))), strict=True):
+            if key not in found:
+                found[key] = word
     return found
 
 

@@ -158,21 +158,20 @@ class _Automaton:
     def starting_in(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Classed]:
         """The class words starting in one of ``windows`` ([start, stop) token ranges, in
         order, apart), read to their end, by first token and then longest first."""
-        found: list[tuple[int, int, int, list[Entry]]] = []
+        found: list[tuple[int, int, int]] = []  # first token, minus the length, pattern
         if self._automaton is None:
             return []
         n = len(codes)
-        patterns = self._found
         for lo, hi in windows:
             hi = min(hi, n)
             for pattern, start, end in self._automaton.find_matches_as_indexes(
                     codes[lo:min(hi - 1 + self.longest, n)], overlapping=True):
                 if lo + start < hi:
-                    size, entries, _ = patterns[pattern]
-                    found.append((lo + start, lo + end - 1, -size, entries))
-        found.sort(key=itemgetter(0, 2))
-        return [(first, last, name, cls)
-                for first, last, _, entries in found for _, name, cls in entries]
+                    found.append((lo + start, start - end, pattern))
+        found.sort()
+        patterns = self._found
+        return [(first, first - negative - 1, name, cls)
+                for first, negative, pattern in found for _, name, cls in patterns[pattern][1]]
 
 
 class CompiledTopic:
