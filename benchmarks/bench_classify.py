@@ -10,6 +10,13 @@ classifies every article once, in this one process, timed by this process's CPU 
 machine is shared: wall-clock time also counts the neighbours' work; it is printed too). The
 best round is the figure, the median is printed beside it, with the load average.
 
+The classifier remembers each word it has cut (Vietnamese is written in a few thousand
+syllables), and the benchmark's bodies repeat, so its rounds read words the memo knows. A
+running service also meets words it has never seen: the share of new words is measured on the
+labelled headlines and leads read in order (over the second half, after the first), and a
+second figure is taken with that share of each article's words forgotten by the memo before the
+article is classified (outside the timing). The target is judged on that second figure.
+
 With ``--archive N`` it also measures the product's bulk path: a state database of N stored
 versions (the same articles, in turn), re-classified by ``verdicts.refresh`` after a topic
 change, once in this process alone and once on every core (what ``refresh`` does from
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -36,6 +44,7 @@ from monitor.classify import classify_fields  # noqa: E402
 from monitor.config import Config, load  # noqa: E402
 from monitor.errors import NotAnArticle  # noqa: E402
 from monitor.extract import extract_article  # noqa: E402
+from monitor.termindex import compile_topic  # noqa: E402
 
 TARGET = 2000.0
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -65,6 +74,50 @@ def articles() -> list[tuple[str, str, tuple[str, ...]]]:
                 items.append((item["title"], item.get("sapo", ""),
                               texts[len(items) % len(texts)]))
     return items
+
+
+def new_word_share() -> float:
+    """Of the words of the labelled headlines and leads read in order, the share never met
+    before, over the second half."""
+    texts = []
+    for name in ("tuning.jsonl", "holdout.jsonl"):
+        for line in (FIXTURES / "relevance" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                texts.append(f"{item['title']} {item.get('sapo', '')}")
+    seen: set[str] = set()
+    new = total = 0
+    for i, text in enumerate(texts):
+        words = text.split(" ")
+        if i >= len(texts) // 2:
+            new += sum(1 for w in words if w not in seen)
+            total += len(words)
+        seen.update(words)
+    return new / total
+
+
+def with_new_words(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
+                   share: float, rounds: int) -> float:
+    """Best articles/s (CPU time) when ``share`` of each article's words are new to the
+    memo: that many of its distinct words, drawn before the round, are forgotten right before
+    it is classified (the forgetting is timed too: a little against the figure)."""
+    memos = [compile_topic(t).word_memo for t in config.topics]
+    rng = random.Random(12)
+    best = 0.0
+    for _ in range(rounds):
+        plan = []
+        for title, sapo, body in docs:
+            words = " ".join((title, sapo, *body)).split(" ")
+            distinct = sorted(set(words))
+            plan.append(rng.sample(distinct, min(len(distinct), round(share * len(words)))))
+        cpu = time.process_time()
+        for (title, sapo, body), forget in zip(docs, plan, strict=True):
+            for memo in memos:
+                for word in forget:
+                    memo.pop(word, None)
+            classify_fields(title, sapo, body, config.topics)
+        best = max(best, len(docs) / max(time.process_time() - cpu, 1e-9))
+    return best
 
 
 def archive(config: Config, docs: list[tuple[str, str, tuple[str, ...]]], size: int) -> int:
@@ -129,8 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  CPU time: best {best:,.0f} articles/s ({1e6 / best:.0f} us each), median "
           f"{median:,.0f} articles/s")
     print(f"  wall clock: best {max(walls):,.0f} articles/s; load average {load_avg}")
-    ok = best >= TARGET
-    print(f"  target {TARGET:,.0f} articles/s: {'met' if ok else 'NOT met'}")
+    share = new_word_share()
+    fresh = with_new_words(config, docs, share, max(args.rounds, 1))
+    print(f"  with {share:.1%} of each article's words new (the share in real headlines and "
+          f"leads): best {fresh:,.0f} articles/s ({1e6 / fresh:.0f} us each)")
+    ok = fresh >= TARGET
+    print(f"  target {TARGET:,.0f} articles/s, with new words: {'met' if ok else 'NOT met'}")
     if args.archive:
         return archive(config, docs, args.archive)
     return 0 if ok else 1

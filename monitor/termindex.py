@@ -222,8 +222,8 @@ class CompiledTopic:
         # a word as written (between single spaces) -> its tokens, four characters each; and a
         # lower-case token -> its code and what it is in a gap (when a word is new, its
         # syllables are seldom)
-        self._words = WordMemo(self._word)
-        self._tokens = WordMemo(self._kind)
+        self.word_memo = WordMemo(self._word)
+        self.token_memo = WordMemo(self._kind)
 
     def key(self, low: str) -> str:
         """What a lower-case token is compared by."""
@@ -271,7 +271,7 @@ class CompiledTopic:
         """A token's four characters (``Cut``), given whether it is written with a capital,
         whether a letter or digit follows it without a space, and its length with the spaces
         before it."""
-        kind = self._tokens[low]
+        kind = self.token_memo[low]
         if kind[1] == GAP_WORD and capital:
             kind = kind[0] + GAP_CAPITAL
         elif kind[1] == _GAP_STOP:  # "TP.HCM", "3.321": no sentence ends there
@@ -295,7 +295,7 @@ class CompiledTopic:
         """``text`` (NFC) cut into tokens."""
         words = _words_single_spaced(text)
         if words is not None:
-            joined = "".join(map(self._words.__getitem__, words))
+            joined = "".join(map(self.word_memo.__getitem__, words))
             return Cut(joined[0::4], joined[1::4], joined[2::4], joined[3::4], -1)
         low = lower(text)
         out = []

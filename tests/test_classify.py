@@ -5,8 +5,10 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+import pytest
+
 from monitor.classify import classify, classify_fields, highlight_spans
-from monitor.config import ContextRule, NearRule, TopicConfig
+from monitor.config import ContextRule, NearRule, TopicConfig, load
 from monitor.models import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,3 +258,21 @@ def test_class_words_match_either_tone_mark_placement() -> None:
 def test_highlighting_marks_the_action_and_the_unit_of_a_near_match() -> None:
     text = "Hà Nội sáp nhập 3 xã"
     assert [text[a:b] for a, b in highlight_spans(text, [near_topic()])] == ["sáp nhập", "xã"]
+
+
+def test_a_full_word_memo_empties_itself_and_the_verdicts_stay_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long-running service cuts words from a memo bounded in size: filling and emptying it
+    # must change neither the score nor the words found, offsets included.
+    from monitor.extract.text import WordMemo
+    from monitor.termindex import compile_topic
+
+    config = load(Path(__file__).resolve().parent.parent / "config.toml")
+    title = "Hà Nội sáp nhập 3 huyện và 12 xã, TP.HCM giải thể 4 sở."
+    body = ["Sau khi sắp xếp, tinh gọn bộ máy: các xã mới (ở Hà Nội) chính thức hoạt động."] * 3
+    expected = classify_fields(title, "", body, config.topics)
+    memo = compile_topic(config.topics[0]).word_memo
+    memo.clear()
+    monkeypatch.setattr(WordMemo, "LIMIT", 5)
+    assert classify_fields(title, "", body, config.topics) == expected
+    assert 0 < len(memo) <= 5
