@@ -234,12 +234,11 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             continue
         taken = last
         s = span(first, last)
-        hit = _Hit(name, "phrase", first, last, (s,), text[s[0]:s[1]])
-        blocker = overlaps(first, last)
+        blocker = overlaps(first, last) if at else None
         if blocker is None:
-            hits.append(hit)
+            hits.append(_Hit(name, "phrase", first, last, (s,), text[s[0]:s[1]]))
         else:
-            cancelled.append(_Hit(blocker, "exclude", first, last, (s,), hit.text))
+            cancelled.append(_Hit(blocker, "exclude", first, last, (s,), text[s[0]:s[1]]))
     in_phrase = {p: h.last for h in hits for p in range(h.first, h.last + 1)}
     gap = _Gaps(cut.gaps, text)
     for rule in compiled.topic.near:
@@ -252,9 +251,11 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
             first, last = min(action[0], unit[0]), max(action[1], unit[1])
             if in_phrase.get(first, -1) >= last:
                 continue  # the phrase "tinh gọn bộ máy" already counts these words
-            ordered = sorted((span(action[0], action[1]), span(unit[0], unit[1])))
-            joined = ELLIPSIS.join(text[x:y] for x, y in ordered)
-            hits.append(_Hit(rule.name, "near", first, last, tuple(ordered), joined))
+            at_action, at_unit = span(action[0], action[1]), span(unit[0], unit[1])
+            (x0, y0), (x1, y1) = ordered = ((at_action, at_unit) if at_action <= at_unit
+                                            else (at_unit, at_action))
+            hits.append(_Hit(rule.name, "near", first, last, ordered,
+                             text[x0:y0] + ELLIPSIS + text[x1:y1]))
     if contexts and hits:
         hits, more = _context(compiled, hits, contexts)
         cancelled += more
