@@ -282,6 +282,11 @@ class CompiledTopic:
         low = lower(word)
         if low.isalnum():  # one token: most words
             return self._token(low, word[0].isupper(), False, len(low) + 1)
+        mark = low[-1:]
+        if low[-2:-1].isalnum() and not (mark.isalnum() or mark == "_"):
+            # A word and a mark ("xã,", "2025."): the tokens of the word alone (nothing
+            # follows its last one), then the mark, a token of its own.
+            return self.word_memo[word[:-1]] + self._token(mark, word[-1].isupper(), False, 1)
         out = []
         at = 0  # the space before the word is counted in its first piece
         for m in _TOKEN.finditer(low):
