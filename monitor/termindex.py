@@ -287,6 +287,14 @@ class CompiledTopic:
             # A word and a mark ("xã,", "2025."): the tokens of the word alone (nothing
             # follows its last one), then the mark, a token of its own.
             return self.word_memo[word[:-1]] + self._token(mark, word[-1].isupper(), False, 1)
+        mark = low[:1]
+        if low[1:2].isalnum() and not (mark.isalnum() or mark == "_"):
+            # A mark and a word ("(xã", a paragraph's first word after the paragraph mark):
+            # the mark, with the space before the word, then the word's tokens, the first
+            # without a space of its own.
+            rest = self.word_memo[word[1:]]
+            return (self._token(mark, word[0].isupper(), True, 2)
+                    + rest[:2] + chr(ord(rest[2]) - 1) + rest[3:])
         out = []
         at = 0  # the space before the word is counted in its first piece
         for m in _TOKEN.finditer(low):

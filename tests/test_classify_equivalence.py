@@ -278,3 +278,19 @@ def test_a_long_unit_word_at_the_edge_of_the_reach_still_pairs_with_its_action()
     assert [(h.name, h.text) for h in hits] == [
         ("unit … merge", "Ủy ban nhân dân tỉnh Huế … sáp nhập")]
     assert (hits, _) == reference_find(compiled, text, "body")
+
+
+def test_words_glued_to_marks_are_cut_as_the_plain_reading_cuts_them() -> None:
+    # A new word that is a known one with a mark before or after it is cut from the known
+    # word's remembered tokens: a full stop before a number is no sentence end, one after a
+    # word is.
+    topic = TopicConfig(
+        name="t", threshold=1.0,
+        classes=FrozenMap({"merge": ("sáp nhập",), "unit": ("xã",)}),
+        near=(NearRule(name="merge … unit", action="merge", unit="unit", weight=1.0,
+                       within=1),))
+    compiled = CompiledTopic(topic)
+    for text in ("sáp nhập .3 xã", "sáp nhập. 3 xã", "sáp nhập 3. xã", "(sáp nhập) xã,",
+                 "sáp nhập (Hà) xã", "sáp nhập thêm.xã", "sáp nhập thêm. xã"):
+        for warm in (text, text.replace("sáp", "SÁP")):
+            assert _find(compiled, warm, "body") == reference_find(compiled, warm, "body"), warm
