@@ -33,6 +33,13 @@ _VOWELS = frozenset("aăâeêioôơuưy")
 # Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
 _FILLER = "\x00"  # the code of a token no term holds
+# What the word memo gives for a word a text cannot be cut at its spaces around: an empty word
+# (spaces side by side, or at an end) or one starting or ending with another space (a tab, a
+# line break, a no-break space), which the word's marks or the next word's first piece would
+# miss. Its gap character is no GAP_*, so a cut sees it in its gaps at no cost and reads the
+# text by the regex instead.
+_UNSAFE_GAP = "u"
+_UNSAFE = _FILLER + _UNSAFE_GAP + "\x00\x00"
 
 # What a term is: its role (below), its name as written in the config, its class (near rules)
 Entry = tuple[int, str, str]
@@ -89,16 +96,6 @@ class Cut:
 
     def size(self, token: int) -> int:
         return ord(self._sizes[token])
-
-
-def _words_single_spaced(text: str) -> list[str] | None:
-    """The words of ``text`` between its spaces, if every space in it is a single one between
-    two words (as in extracted text), else None. Such a text is cut word by word: no token
-    holds a space, so the tokens of its words are the text's."""
-    # isprintable: no other space (tab, line break, no-break space ...) anywhere
-    if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
-        return None
-    return text.split(" ")
 
 
 def _variants(token: str) -> set[str]:
@@ -279,6 +276,8 @@ class CompiledTopic:
         return kind + chr(piece) + chr(len(low))
 
     def _word(self, word: str) -> str:
+        if not word or word[-1].isspace() or word[0].isspace():
+            return _UNSAFE
         low = lower(word)
         if low.isalnum():  # one token: most words
             return self._token(low, word[0].isupper(), False, len(low) + 1)
@@ -306,10 +305,16 @@ class CompiledTopic:
 
     def cut(self, text: str) -> Cut:
         """``text`` (NFC) cut into tokens."""
-        words = _words_single_spaced(text)
-        if words is not None:
-            joined = "".join(map(self.word_memo.__getitem__, words))
-            return Cut(joined[0::4], joined[1::4], joined[2::4], joined[3::4], -1)
+        # Extracted text is spaced by single spaces: cut word by word, each word's tokens
+        # remembered (no token holds a space, so the words' tokens are the text's).
+        joined = "".join(map(self.word_memo.__getitem__, text.split(" ")))
+        gaps = joined[1::4]
+        if _UNSAFE_GAP not in gaps:
+            return Cut(joined[0::4], gaps, joined[2::4], joined[3::4], -1)
+        return self.cut_by_regex(text)
+
+    def cut_by_regex(self, text: str) -> Cut:
+        """``text`` (NFC) cut into tokens whatever its spacing."""
         low = lower(text)
         out = []
         at = 0

@@ -276,3 +276,20 @@ def test_a_full_word_memo_empties_itself_and_the_verdicts_stay_the_same(
     monkeypatch.setattr(WordMemo, "LIMIT", 5)
     assert classify_fields(title, "", body, config.topics) == expected
     assert 0 < len(memo) <= 5
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "  ", "Sáp nhập xã", " Sáp nhập", "xã ", "sáp  nhập", "sáp\tnhập 3 xã",
+    "xã\t", "\txã", "xã \u00a0 huyện", "(xã\n, huyện.)", "TP.HCM\u00a0giải thể", "a \t b",
+    "¶ xã", "xã,\t", "(\txã", "İstanbul  xã", "\n\n"])
+def test_a_text_cut_word_by_word_is_cut_as_the_regex_cuts_it(text: str) -> None:
+    # The word memo's cut is taken only where spaces are single ones between words; any other
+    # spacing (a word the memo marks as unsafe) falls back to the regex.
+    from monitor.termindex import compile_topic
+
+    compiled = compile_topic(load(Path(__file__).resolve().parent.parent / "config.toml")
+                             .topics[0])
+    fast, plain = compiled.cut(text), compiled.cut_by_regex(text)
+    assert (fast.codes, fast.gaps, fast.ends()) == (plain.codes, plain.gaps, plain.ends())
+    assert [fast.size(i) for i in range(len(fast.codes))] == [
+        plain.size(i) for i in range(len(plain.codes))]
