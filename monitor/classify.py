@@ -317,13 +317,20 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
     out = []
     for (kind, name), found in grouped.items():
         weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
-        points = weight * field_weight * _damping(len(found))
+        count = len(found)
+        points = weight * field_weight * _damping(count)
         # (a near rule's words in text order: from the first one's start to the farthest end)
-        spans = tuple([h.spans[0] if len(h.spans) == 1 else
-                       (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
-        terms = ((found[0].text,) if len(found) == 1
-                 else tuple(dict.fromkeys([h.text for h in found])))
-        out.append(Match(topic, name, where, len(found), weight, round(points, 4), spans,
+        if count == 1:  # most phrases and rules are found once in a field
+            hit = found[0]
+            spans: tuple[Span, ...] = (
+                (hit.spans[0] if len(hit.spans) == 1 else
+                 (hit.spans[0][0], max([end for _, end in hit.spans]))),)
+            terms: tuple[str, ...] = (hit.text,)
+        else:
+            spans = tuple([h.spans[0] if len(h.spans) == 1 else
+                           (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
+            terms = tuple(dict.fromkeys([h.text for h in found]))
+        out.append(Match(topic, name, where, count, weight, round(points, 4), spans,
                          kind, terms))  # type: ignore[arg-type]
     return out
 

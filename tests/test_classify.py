@@ -293,3 +293,13 @@ def test_a_text_cut_word_by_word_is_cut_as_the_regex_cuts_it(text: str) -> None:
     assert (fast.codes, fast.gaps, fast.ends()) == (plain.codes, plain.gaps, plain.ends())
     assert [fast.size(i) for i in range(len(fast.codes))] == [
         plain.size(i) for i in range(len(plain.codes))]
+
+
+def test_points_are_rounded_to_four_places_and_damped_for_repeats() -> None:
+    t = TopicConfig(name="t", phrases={"tinh gọn": 1 / 7, "bộ máy": -2 / 7},  # type: ignore[arg-type]
+                    threshold=4.0)
+    matched = classify_fields("tinh gọn bộ máy", "", ["tinh gọn", "tinh gọn"], [t]).matched
+    assert [(m.phrase, m.where, m.count, m.points) for m in matched] == [
+        ("tinh gọn", "title", 1, round(t.title_weight / 7, 4)),
+        ("bộ máy", "title", 1, round(-2 / 7 * t.title_weight, 4)),
+        ("tinh gọn", "body", 2, round(1 / 7 * t.body_weight * 1.5, 4))]
