@@ -294,3 +294,26 @@ def test_words_glued_to_marks_are_cut_as_the_plain_reading_cuts_them() -> None:
                  "sáp nhập (Hà) xã", "sáp nhập thêm.xã", "sáp nhập thêm. xã"):
         for warm in (text, text.replace("sáp", "SÁP")):
             assert _find(compiled, warm, "body") == reference_find(compiled, warm, "body"), warm
+
+
+# Letters, tone marks (combining too), marks, every kind of space, and words: any text at all.
+_PIECES = st.sampled_from([
+    *"aăâbcdđeêghiklmnoôơpqrstuưvxyAĐÊÔƠƯ", "\u0300", "\u0301", *"0123456789.,;:!?()“”\"'-–/…¶_",
+    " ", " ", " ", "  ", "\t", "\n", "\u00a0", "\u200b", "sáp", "nhập", "xã", "Hà", "Nội",
+    "TP.HCM", "ΑΣ", "İ", "ß", "Ⓐ"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(_PIECES, max_size=40).map("".join).map(nfc), insensitive=st.booleans())
+def test_any_text_is_cut_word_by_word_as_the_regex_cuts_it(text: str, insensitive: bool) -> None:
+    topic = TopicConfig(
+        name="t", threshold=1.0, phrases=FrozenMap({"sáp nhập": 1.0, "tp.hcm": 1.0}),
+        classes=FrozenMap({"merge": ("sáp nhập", "nhập"), "unit": ("xã", "hà nội")}),
+        near=(NearRule(name="r", action="merge", unit="unit", weight=1.0, within=2),),
+        accent_insensitive=insensitive)
+    compiled = CompiledTopic(topic)
+    for _ in range(2):  # the second time from the memo
+        fast, plain = compiled.cut(text), compiled.cut_by_regex(text)
+        assert (fast.codes, fast.gaps, fast.ends()) == (plain.codes, plain.gaps, plain.ends())
+        assert [fast.size(i) for i in range(len(fast.codes))] == [
+            plain.size(i) for i in range(len(plain.codes))]
