@@ -84,6 +84,11 @@ class Cut:
     _sizes: str  # chr(its length)
     _origin: int  # where the pieces' lengths start adding up (-1: a space counted before all)
 
+    @staticmethod
+    def of(tokens: str, origin: int) -> Cut:
+        """The cut of tokens given four characters each (code, gap, piece, size)."""
+        return Cut(tokens[0::4], tokens[1::4], tokens[2::4], tokens[3::4], origin)
+
     def ends(self) -> list[int]:
         """Where each token ends."""
         try:  # bytes add up faster than characters, and few tokens are 256 long
@@ -294,28 +299,11 @@ class CompiledTopic:
             rest = self.word_memo[word[1:]]
             return (self._token(mark, word[0].isupper(), True, 2)
                     + rest[:2] + chr(ord(rest[2]) - 1) + rest[3:])
-        out = []
-        at = 0  # the space before the word is counted in its first piece
-        for m in _TOKEN.finditer(low):
-            end = m.end()
-            out.append(self._token(m.group(), word[m.start()].isupper(),
-                                   word[end:end + 1].isalnum(), end - at + 1))
-            at = end + 1
-        return "".join(out)
+        # (the space before the word is counted in its first piece)
+        return self._tokens(" " + low, " " + word)
 
-    def cut(self, text: str) -> Cut:
-        """``text`` (NFC) cut into tokens."""
-        # Extracted text is spaced by single spaces: cut word by word, each word's tokens
-        # remembered (no token holds a space, so the words' tokens are the text's).
-        joined = "".join(map(self.word_memo.__getitem__, text.split(" ")))
-        gaps = joined[1::4]
-        if _UNSAFE_GAP not in gaps:
-            return Cut(joined[0::4], gaps, joined[2::4], joined[3::4], -1)
-        return self.cut_by_regex(text)
-
-    def cut_by_regex(self, text: str) -> Cut:
-        """``text`` (NFC) cut into tokens whatever its spacing."""
-        low = lower(text)
+    def _tokens(self, low: str, text: str) -> str:
+        """The tokens of ``text`` (``low``: its lower case) by the regex, four characters each."""
         out = []
         at = 0
         for m in SPACED_TOKEN.finditer(low):
@@ -324,8 +312,18 @@ class CompiledTopic:
             out.append(self._token(token, text[end - len(token)].isupper(),
                                    text[end:end + 1].isalnum(), end - at))
             at = end
-        joined = "".join(out)
-        return Cut(joined[0::4], joined[1::4], joined[2::4], joined[3::4], 0)
+        return "".join(out)
+
+    def cut(self, text: str) -> Cut:
+        """``text`` (NFC) cut into tokens."""
+        # Extracted text is spaced by single spaces: cut word by word, each word's tokens
+        # remembered (no token holds a space, so the words' tokens are the text's).
+        cut = Cut.of("".join(map(self.word_memo.__getitem__, text.split(" "))), origin=-1)
+        return self.cut_by_regex(text) if _UNSAFE_GAP in cut.gaps else cut
+
+    def cut_by_regex(self, text: str) -> Cut:
+        """``text`` (NFC) cut into tokens whatever its spacing."""
+        return Cut.of(self._tokens(lower(text), text), origin=0)
 
 
 _CACHE: dict[int, tuple[TopicConfig, CompiledTopic]] = {}
