@@ -56,7 +56,6 @@ PARAGRAPH_MARK = " \u00b6"  # "¶": as long as BODY_SEPARATOR, and a single spac
 ELLIPSIS = " … "
 
 
-
 class _Hit(NamedTuple):
     """Something found in one text part: token range [first, last] and what it is. (A named
     tuple: a dense article has dozens, and a frozen dataclass costs three times as much to
@@ -320,16 +319,10 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
         count = len(found)
         points = weight * field_weight * _damping(count)
         # (a near rule's words in text order: from the first one's start to the farthest end)
-        if count == 1:  # most phrases and rules are found once in a field
-            hit = found[0]
-            spans: tuple[Span, ...] = (
-                (hit.spans[0] if len(hit.spans) == 1 else
-                 (hit.spans[0][0], max([end for _, end in hit.spans]))),)
-            terms: tuple[str, ...] = (hit.text,)
-        else:
-            spans = tuple([h.spans[0] if len(h.spans) == 1 else
-                           (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
-            terms = tuple(dict.fromkeys([h.text for h in found]))
+        spans = tuple([h.spans[0] if len(h.spans) == 1 else
+                       (h.spans[0][0], max([end for _, end in h.spans])) for h in found])
+        # most phrases and rules are found once in a field: no dict to drop repeated texts
+        terms = (found[0].text,) if count == 1 else tuple(dict.fromkeys([h.text for h in found]))
         out.append(Match(topic, name, where, count, weight, round(points, 4), spans,
                          kind, terms))  # type: ignore[arg-type]
     return out
