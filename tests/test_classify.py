@@ -267,7 +267,7 @@ def test_a_full_word_memo_empties_itself_and_the_verdicts_stay_the_same(
     from monitor.extract.text import WordMemo
     from monitor.termindex import compile_topic
 
-    config = load(Path(__file__).resolve().parent.parent / "config.toml")
+    config = load(ROOT / "config.toml")
     title = "Hà Nội sáp nhập 3 huyện và 12 xã, TP.HCM giải thể 4 sở."
     body = ["Sau khi sắp xếp, tinh gọn bộ máy: các xã mới (ở Hà Nội) chính thức hoạt động."] * 3
     expected = classify_fields(title, "", body, config.topics)
@@ -276,23 +276,6 @@ def test_a_full_word_memo_empties_itself_and_the_verdicts_stay_the_same(
     monkeypatch.setattr(WordMemo, "LIMIT", 5)
     assert classify_fields(title, "", body, config.topics) == expected
     assert 0 < len(memo) <= 5
-
-
-@pytest.mark.parametrize("text", [
-    "", " ", "  ", "Sáp nhập xã", " Sáp nhập", "xã ", "sáp  nhập", "sáp\tnhập 3 xã",
-    "xã\t", "\txã", "xã \u00a0 huyện", "(xã\n, huyện.)", "TP.HCM\u00a0giải thể", "a \t b",
-    "¶ xã", "xã,\t", "(\txã", "İstanbul  xã", "\n\n"])
-def test_a_text_cut_word_by_word_is_cut_as_the_regex_cuts_it(text: str) -> None:
-    # The word memo's cut is taken only where spaces are single ones between words; any other
-    # spacing (a word the memo marks as unsafe) falls back to the regex.
-    from monitor.termindex import compile_topic
-
-    compiled = compile_topic(load(Path(__file__).resolve().parent.parent / "config.toml")
-                             .topics[0])
-    fast, plain = compiled.cut(text), compiled.cut_by_regex(text)
-    assert (fast.codes, fast.gaps, fast.ends()) == (plain.codes, plain.gaps, plain.ends())
-    assert [fast.size(i) for i in range(len(fast.codes))] == [
-        plain.size(i) for i in range(len(plain.codes))]
 
 
 def test_points_are_rounded_to_four_places_and_damped_for_repeats() -> None:

@@ -9,7 +9,7 @@ import random
 import re
 from collections.abc import Callable
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.classify import (
@@ -303,8 +303,21 @@ _PIECES = st.sampled_from([
     "TP.HCM", "ΑΣ", "İ", "ß", "Ⓐ"])
 
 
+# Spacing the word memo cannot cut at, always tried: the cut falls back to the regex.
+_ODD_SPACING = ("", " ", "  ", "Sáp nhập xã", " Sáp nhập", "xã ", "sáp  nhập", "sáp\tnhập 3 xã",
+                "xã\t", "\txã", "xã \u00a0 huyện", "(xã\n, huyện.)", "TP.HCM\u00a0giải thể",
+                "a \t b", "¶ xã", "xã,\t", "(\txã", "İstanbul  xã", "\n\n")
+
+
+def _odd_spacing(test: Callable[..., None]) -> Callable[..., None]:
+    for text in _ODD_SPACING:
+        test = example(text=text, insensitive=False)(test)
+    return test
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.lists(_PIECES, max_size=40).map("".join).map(nfc), insensitive=st.booleans())
+@_odd_spacing
 def test_any_text_is_cut_word_by_word_as_the_regex_cuts_it(text: str, insensitive: bool) -> None:
     topic = TopicConfig(
         name="t", threshold=1.0, phrases=FrozenMap({"sáp nhập": 1.0, "tp.hcm": 1.0}),
