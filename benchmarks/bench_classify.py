@@ -28,7 +28,6 @@ change, once in this process alone and once on every core (what ``refresh`` does
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -44,6 +43,7 @@ from monitor.classify import classify_fields  # noqa: E402
 from monitor.config import Config, load  # noqa: E402
 from monitor.errors import NotAnArticle  # noqa: E402
 from monitor.extract import extract_article  # noqa: E402
+from monitor.scoring import LabelledItem, read_labelled  # noqa: E402
 from monitor.termindex import compile_topic  # noqa: E402
 
 TARGET = 2000.0
@@ -64,27 +64,21 @@ def bodies() -> list[tuple[str, ...]]:
     return found
 
 
+def labelled() -> list[LabelledItem]:
+    """The labelled headlines and leads, tuning part then holdout, in file order."""
+    return [item for name in ("tuning.jsonl", "holdout.jsonl")
+            for item in read_labelled(FIXTURES / "relevance" / name)]
+
+
 def articles() -> list[tuple[str, str, tuple[str, ...]]]:
     texts = bodies()
-    items = []
-    for name in ("tuning.jsonl", "holdout.jsonl"):
-        for line in (FIXTURES / "relevance" / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                items.append((item["title"], item.get("sapo", ""),
-                              texts[len(items) % len(texts)]))
-    return items
+    return [(item.title, item.sapo, texts[i % len(texts)]) for i, item in enumerate(labelled())]
 
 
 def new_word_share() -> float:
     """Of the words of the labelled headlines and leads read in order, the share never met
     before, over the second half."""
-    texts = []
-    for name in ("tuning.jsonl", "holdout.jsonl"):
-        for line in (FIXTURES / "relevance" / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                texts.append(f"{item['title']} {item.get('sapo', '')}")
+    texts = [f"{item.title} {item.sapo}" for item in labelled()]
     seen: set[str] = set()
     new = total = 0
     for i, text in enumerate(texts):
