@@ -143,10 +143,7 @@ def _add_units(compiled: CompiledTopic, codes: str, where: Field,
             merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
         else:
             merged.append((max(lo, 0), hi))
-    for first, last, name, cls in compiled.units.starting_in(codes, merged):
-        found = by_class.setdefault(cls, [])
-        if not found or found[-1][0] != first:
-            found.append((first, last, name))
+    compiled.units.add_starting_in(codes, merged, by_class)
 
 
 def _inside_longer(terms: list[tuple[int, int, str]], longest: dict[int, int],

@@ -157,12 +157,14 @@ class _Automaton:
                     terms.sort(key=itemgetter(0))
         return found[PHRASE], found[EXCLUDE], found[CONTEXT], found[CLASS]
 
-    def starting_in(self, codes: str, windows: Sequence[tuple[int, int]]) -> list[Classed]:
-        """The class words starting in one of ``windows`` ([start, stop) token ranges, in
-        order, apart), read to their end, by first token and then longest first."""
-        found: list[tuple[int, int, int]] = []  # first token, minus the length, pattern
+    def add_starting_in(self, codes: str, windows: Sequence[tuple[int, int]],
+                        by_class: dict[str, list[Term]]) -> None:
+        """Adds to ``by_class`` the class words starting in one of ``windows`` ([start, stop)
+        token ranges, in order, apart), read to their end, by first token: at one token, the
+        longest of a class only."""
         if self._automaton is None:
-            return []
+            return
+        found: list[tuple[int, int, int]] = []  # first token, minus the length, pattern
         n = len(codes)
         for lo, hi in windows:
             hi = min(hi, n)
@@ -172,8 +174,13 @@ class _Automaton:
                     found.append((lo + start, start - end, pattern))
         found.sort()
         patterns = self._found
-        return [(first, first - negative - 1, name, cls)
-                for first, negative, pattern in found for _, name, cls in patterns[pattern][1]]
+        for first, negative, pattern in found:
+            for _, name, cls in patterns[pattern][1]:
+                terms = by_class.get(cls)
+                if not terms:
+                    by_class[cls] = [(first, first - negative - 1, name)]
+                elif terms[-1][0] != first:
+                    terms.append((first, first - negative - 1, name))
 
 
 class CompiledTopic:
@@ -281,11 +288,15 @@ class CompiledTopic:
         return kind + chr(piece) + chr(len(low))
 
     def _word(self, word: str) -> str:
+        low = word.lower()
+        if low.isalnum() and len(low) == len(word):  # one token: most words (``_token``, inlined)
+            kind = self.token_memo[low]
+            if kind[1] == GAP_WORD and word[0].isupper():
+                kind = kind[0] + GAP_CAPITAL
+            return kind + chr(len(low) + 1) + chr(len(low))
         if not word or word[-1].isspace() or word[0].isspace():
             return _UNSAFE
         low = lower(word)
-        if low.isalnum():  # one token: most words
-            return self._token(low, word[0].isupper(), False, len(low) + 1)
         mark = low[-1:]
         if low[-2:-1].isalnum() and not (mark.isalnum() or mark == "_"):
             # A word and a mark ("xã,", "2025."): the tokens of the word alone (nothing
