@@ -36,22 +36,28 @@ _KEYS = WordMemo(fold)
 
 def features(title: str, sapo: str) -> list[str]:
     """The words and neighbouring pairs of a title and sapo, each once, in order of appearance."""
-    return list(_written(title, sapo))
+    return list(dict.fromkeys(chain.from_iterable(f for _, f in _parts(title, sapo))))
 
 
-def _written(title: str, sapo: str) -> dict[str, str]:
-    """Each feature (folding keys) -> how the text first writes it (lower case): the key puts
-    tone marks where ``fold`` does ("hoà"), which a reader should not see in an explanation."""
-    found: dict[str, str] = {}
+def _parts(title: str, sapo: str) -> list[tuple[list[str], list[str]]]:
+    """Per text, its words as written (lower case) and its features (folding keys): the words'
+    keys, then each neighbouring pair's."""
+    parts = []
     for text in (title, sapo):
         words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
         keys = list(map(_KEYS.__getitem__, words))
-        # the words, then the pairs
-        for key, word in zip(chain(keys, map(" ".join, pairwise(keys))),
-                             chain(words, map(" ".join, pairwise(words))), strict=True):
-            if key not in found:
-                found[key] = word
-    return found
+        parts.append((words, [*keys, *map(" ".join, pairwise(keys))]))
+    return parts
+
+
+def _as_written(feature: str, parts: list[tuple[list[str], list[str]]]) -> str:
+    """How the text first writes a feature: its key puts tone marks where ``fold`` does ("hoà"),
+    which a reader should not see in an explanation. (Asked of the few features named only.)"""
+    for words, found in parts:
+        if feature in found:
+            i = found.index(feature)
+            return words[i] if i < len(words) else " ".join(words[i - len(words):][:2])
+    return feature
 
 
 def norm(features: int) -> float:
@@ -77,14 +83,16 @@ class RelevanceModel:
     version: str  # a digest of the weights: stored verdicts depend on it
 
     def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
-        every = _written(title, sapo)
+        parts = _parts(title, sapo)
+        every = dict.fromkeys(chain.from_iterable(f for _, f in parts))
         found = [(f, w) for f in every if (w := self.weights.get(f)) is not None]
         p = probability(self.bias + sum(w for _, w in found) / norm(len(every)))
         yes = p >= 0.5
         # the heaviest for a yes, the lightest for a no; ties in order of appearance
         strongest = (nlargest if yes else nsmallest)(
             explain, [f for f in found if f[0] not in FUNCTION_WORDS], key=itemgetter(1))
-        return Judgement(p, tuple(every[f] for f, w in strongest if (w > 0 if yes else w < 0)))
+        return Judgement(p, tuple(_as_written(f, parts) for f, w in strongest
+                                  if (w > 0 if yes else w < 0)))
 
 
 def from_json(text: str) -> RelevanceModel:

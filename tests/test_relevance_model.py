@@ -36,9 +36,13 @@ def test_a_topic_with_a_model_weight_gets_the_models_points_and_the_words_behind
     assert classify_fields(title, "", [], [topic(0.0)]).matched == ()
 
 
-def test_the_words_named_are_written_as_the_text_writes_them() -> None:
+@pytest.mark.parametrize(("title", "sapo"), [
+    ("Ngày cuối cùng của tỉnh Hà Tây", ""),
+    # the model's no, named by a word and a pair whose keys are written "giaỉ"
+    ("Giải thể Ban quản lý thủy lợi", "Ban quản lý được giải thể từ ngày 1/7"),
+], ids=["yes", "no"])
+def test_the_words_named_are_written_as_the_text_writes_them(title: str, sapo: str) -> None:
     # folding keys move tone marks ("điêù", "cuả"): a reader must see the words of the text
-    title, sapo = "Ngày cuối cùng của tỉnh Hà Tây", ""
     terms = relevance_model.bundled().judge(title, sapo).terms
     assert terms and all(t in f"{title} {sapo}".lower() for t in terms)
 
