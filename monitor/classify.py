@@ -170,9 +170,10 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     if by_class:
         # A class word inside a longer one is not a word of its own ("nhập" in "sáp nhập").
         longest: dict[int, int] = {}
+        holders = compiled.holders
         for terms in by_class.values():
-            for a, b, _ in terms:
-                if b > a and b > longest.get(a, -1):
+            for a, b, name in terms:
+                if name in holders and b > longest.get(a, -1):
                     longest[a] = b
         if longest:
             # A word starting before another holds it only if it reaches that one's start.
@@ -290,8 +291,8 @@ def _context(compiled: CompiledTopic, hits: list[_Hit],
 # --- scoring ----------------------------------------------------------------------------------
 
 
-def _damping(count: int) -> float:
-    return 1.0 + 0.5 * (min(count, 3) - 1)
+# by count: 1, 1.5, 2 for one, two, three or more occurrences
+_DAMPING = (0.0, 1.0, 1.5, 2.0)
 
 
 def _field_hits(compiled: CompiledTopic, parts: Sequence[str],
@@ -314,7 +315,7 @@ def _group(topic: str, where: Field, hits: list[_Hit], weights: dict[str, float]
     for (kind, name), found in grouped.items():
         weight = weights.get(name, 0.0) if kind in ("phrase", "near") else 0.0
         count = len(found)
-        points = weight * field_weight * _damping(count)
+        points = weight * field_weight * _DAMPING[min(count, 3)]
         # (a near rule's words in text order: from the first one's start to the farthest end)
         spans = tuple([h.spans[0] if len(h.spans) == 1 else
                        (h.spans[0][0], max([end for _, end in h.spans])) for h in found])

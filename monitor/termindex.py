@@ -228,6 +228,14 @@ class CompiledTopic:
                 self._add(word, CONTEXT, word)
         self.terms.build()
         self.units.build()
+        # The class words that hold a shorter one ("sáp nhập" holds "nhập"): the only ones a
+        # class word found can be inside of.
+        codes_of = {name: codes for automaton in (self.terms, self.units)
+                    for codes, entries in automaton.terms.items()
+                    for role, name, _ in entries if role in (CLASS, UNIT)}
+        shorter = set(codes_of.values())
+        self.holders = frozenset(name for name, codes in codes_of.items()
+                                 if any(len(q) < len(codes) and q in codes for q in shorter))
         # a word as written (between single spaces) -> its tokens, four characters each; and a
         # lower-case token -> its code and what it is in a gap (when a word is new, its
         # syllables are seldom)
