@@ -12,10 +12,15 @@ best round is the figure, the median is printed beside it, with the load average
 
 The classifier remembers each word it has cut (Vietnamese is written in a few thousand
 syllables), and the benchmark's bodies repeat, so its rounds read words the memo knows. A
-running service also meets words it has never seen: the share of new words is measured on the
-labelled headlines and leads read in order (over the second half, after the first), and a
-second figure is taken with that share of each article's words forgotten by the memo before the
-article is classified (outside the timing). The target is judged on that second figure.
+running service also meets words it has never seen. How many is measured on the labelled
+headlines and leads read in order (over the second half, after the first): the share of words
+met for the first time (4.0 %), and the share of those holding a token never met either (36 %:
+a new number or name, not a new spelling of a known syllable). The second figure is taken with
+that many of each article's words forgotten by the classifier's memos before it is classified
+(the words, and for that share of them their tokens, in the relevance model's memo too when
+they are in the title or sapo). The third is the same on every core of the machine at once (one
+process per core, wall clock), as ``verdicts.refresh`` classifies a large archive. The target
+is judged on the machine's figure with new words, and said for one process too.
 
 With ``--archive N`` it also measures the product's bulk path: a state database of N stored
 versions (the same articles, in turn), re-classified by ``verdicts.refresh`` after a topic
@@ -28,23 +33,27 @@ change, once in this process alone and once on every core (what ``refresh`` does
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from monitor import relevance_model  # noqa: E402
 from monitor.classify import classify_fields  # noqa: E402
 from monitor.config import Config, load  # noqa: E402
 from monitor.errors import NotAnArticle  # noqa: E402
 from monitor.extract import extract_article  # noqa: E402
 from monitor.scoring import LabelledItem, read_labelled  # noqa: E402
-from monitor.termindex import compile_topic  # noqa: E402
+from monitor.termindex import compile_topic, tokens_of  # noqa: E402
 
 TARGET = 2000.0
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -75,43 +84,124 @@ def articles() -> list[tuple[str, str, tuple[str, ...]]]:
     return [(item.title, item.sapo, texts[i % len(texts)]) for i, item in enumerate(labelled())]
 
 
-def new_word_share() -> float:
-    """Of the words of the labelled headlines and leads read in order, the share never met
-    before, over the second half."""
+@dataclass(frozen=True)
+class Novelty:
+    """How much of a text a long-running classifier has never met."""
+
+    words: float  # share of the words (as written, between spaces) met for the first time
+    tokens: float  # share of those holding a token (lower case) never met either
+
+
+def novelty() -> Novelty:
+    """Measured on the labelled headlines and leads read in order, over the second half (the
+    first half read before): a word counts as new at its first occurrence only, as the memo
+    learns it there."""
     texts = [f"{item.title} {item.sapo}" for item in labelled()]
-    seen: set[str] = set()
-    new = total = 0
+    words_seen: set[str] = set()
+    tokens_seen: set[str] = set()
+    new = new_tokens = total = 0
     for i, text in enumerate(texts):
-        words = text.split(" ")
-        if i >= len(texts) // 2:
-            new += sum(1 for w in words if w not in seen)
-            total += len(words)
-        seen.update(words)
-    return new / total
+        for word in text.split(" "):
+            tokens = tokens_of(word.lower())
+            if i >= len(texts) // 2:
+                total += 1
+                if word not in words_seen:
+                    new += 1
+                    new_tokens += not tokens_seen.issuperset(tokens)
+            words_seen.add(word)
+            tokens_seen.update(tokens)
+    return Novelty(new / total, new_tokens / max(new, 1))
+
+
+@dataclass(frozen=True)
+class Forget:
+    """What one article's classification meets new."""
+
+    words: list[str]  # the word memo's
+    tokens: list[str]  # the token memo's: those of some of the words
+    keys: list[str]  # the model's (it reads the title and sapo): the tokens of their words
+
+
+def _forget_plan(docs: list[tuple[str, str, tuple[str, ...]]], novelty: Novelty,
+                 rng: random.Random) -> list[Forget]:
+    """Per article, the words to forget (that share of its words, distinct) and the tokens
+    (those of that share of the words forgotten)."""
+    plan = []
+    for title, sapo, body in docs:
+        head = set(f"{title} {sapo}".split(" "))
+        words = " ".join((title, sapo, *body)).split(" ")
+        distinct = sorted(set(words))
+        forget = rng.sample(distinct, min(len(distinct), round(novelty.words * len(words))))
+        fresh = [w for w in forget if rng.random() < novelty.tokens]
+        plan.append(Forget(forget, [t for w in fresh for t in tokens_of(w.lower())],
+                           [t for w in fresh if w in head for t in tokens_of(w.lower())]))
+    return plan
+
+
+def _forgetting(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
+                plan: list[Forget]) -> None:
+    """Classifies every article, each right after its memos forget what it meets new."""
+    word_memos = [compile_topic(t).word_memo for t in config.topics]
+    token_memos = [compile_topic(t).token_memo for t in config.topics]
+    for (title, sapo, body), forget in zip(docs, plan, strict=True):
+        for memo in word_memos:
+            for word in forget.words:
+                memo.pop(word, None)
+        for memo in token_memos:
+            for token in forget.tokens:
+                memo.pop(token, None)
+        for token in forget.keys:
+            relevance_model.KEYS.pop(token, None)
+        classify_fields(title, sapo, body, config.topics)
 
 
 def with_new_words(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
-                   share: float, rounds: int) -> float:
-    """Best articles/s (CPU time) when ``share`` of each article's words are new to the
-    memo: that many of its distinct words, drawn before the round, are forgotten right before
-    it is classified (the forgetting is timed too: a little against the figure)."""
-    memos = [compile_topic(t).word_memo for t in config.topics]
+                   novelty: Novelty, rounds: int) -> list[float]:
+    """Articles/s (CPU time) of each round when ``novelty`` of each article's words and tokens
+    are new: that many of its distinct words, drawn before the round, are forgotten by the
+    classifier's memos (words, tokens, and the model's keys) right before it is classified (the
+    forgetting is timed too: a little against the figure)."""
     rng = random.Random(12)
-    best = 0.0
+    rates = []
     for _ in range(rounds):
-        plan = []
-        for title, sapo, body in docs:
-            words = " ".join((title, sapo, *body)).split(" ")
-            distinct = sorted(set(words))
-            plan.append(rng.sample(distinct, min(len(distinct), round(share * len(words)))))
+        plan = _forget_plan(docs, novelty, rng)
         cpu = time.process_time()
-        for (title, sapo, body), forget in zip(docs, plan, strict=True):
-            for memo in memos:
-                for word in forget:
-                    memo.pop(word, None)
-            classify_fields(title, sapo, body, config.topics)
-        best = max(best, len(docs) / max(time.process_time() - cpu, 1e-9))
-    return best
+        _forgetting(config, docs, plan)
+        rates.append(len(docs) / max(time.process_time() - cpu, 1e-9))
+    return rates
+
+
+def _one_of_many(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
+                 novelty: Novelty, rounds: int, seed: int, ready: Any, results: Any) -> None:
+    """One process of ``on_every_core``: its rounds, timed from when every process is ready."""
+    rng = random.Random(seed)
+    plans = [_forget_plan(docs, novelty, rng) for _ in range(rounds)]
+    ready.wait()
+    start = time.perf_counter()
+    for plan in plans:
+        _forgetting(config, docs, plan)
+    results.put((start, time.perf_counter(), len(docs) * rounds))
+
+
+def on_every_core(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
+                  novelty: Novelty, rounds: int) -> tuple[int, float]:
+    """Articles/s of one process per core classifying at once, with new words (wall clock,
+    from the common start to the last end): what the machine does, as ``verdicts.refresh``
+    uses it for a large archive."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    processes = max(cores or 1, 1)
+    context = multiprocessing.get_context("fork")  # each starts with this one's warm memos
+    ready, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_one_of_many,
+                               args=(config, docs, novelty, rounds, 12 + i, ready, results))
+               for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    runs = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return processes, sum(n for _, _, n in runs) / (max(e for _, e, _ in runs)
+                                                    - min(s for s, _, _ in runs))
 
 
 def archive(config: Config, docs: list[tuple[str, str, tuple[str, ...]]], size: int) -> int:
@@ -179,13 +269,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  CPU time: best {best:,.0f} articles/s ({1e6 / best:.0f} us each), median "
           f"{median:,.0f} articles/s")
     print(f"  wall clock: best {max(walls):,.0f} articles/s; load average {load_avg}")
-    share = new_word_share() if args.new_share is None else args.new_share
-    fresh = with_new_words(config, docs, share, max(args.rounds, 1))
-    print(f"  with {share:.1%} of each article's words new"
-          f"{' (the share in real headlines and leads)' if args.new_share is None else ''}: "
-          f"best {fresh:,.0f} articles/s ({1e6 / fresh:.0f} us each)")
-    ok = fresh >= TARGET
-    print(f"  target {TARGET:,.0f} articles/s, with new words: {'met' if ok else 'NOT met'}")
+    measured = novelty()
+    share = measured if args.new_share is None else Novelty(args.new_share, measured.tokens)
+    fresh = max(with_new_words(config, docs, share, max(args.rounds, 1)))
+    print(f"  with {share.words:.1%} of each article's words new"
+          f"{' (the share in real headlines and leads)' if args.new_share is None else ''}, "
+          f"{share.tokens:.0%} of them with a new token: best {fresh:,.0f} articles/s "
+          f"({1e6 / fresh:.0f} us each)")
+    processes, machine = on_every_core(config, docs, share, max(args.rounds // 2, 2))
+    print(f"  the same on this machine, {processes} processes at once: {machine:,.0f} articles/s "
+          f"(wall clock)")
+    ok = machine >= TARGET
+    verdicts = ["met" if rate >= TARGET else "NOT met" for rate in (machine, fresh)]
+    print(f"  target {TARGET:,.0f} articles/s with new words on this machine: {verdicts[0]}; "
+          f"in one process: {verdicts[1]}")
     if args.archive:
         return archive(config, docs, args.archive)
     return 0 if ok else 1

@@ -31,7 +31,7 @@ MODEL_FILE = "relevance_model.json"
 
 # word as written (lower case) -> its folding key: folding one costs more than the rest of the
 # model's work
-_KEYS = WordMemo(fold)
+KEYS = WordMemo(fold)
 
 
 def features(title: str, sapo: str) -> list[str]:
@@ -45,7 +45,7 @@ def _parts(title: str, sapo: str) -> list[tuple[list[str], list[str]]]:
     parts = []
     for text in (title, sapo):
         words = [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
-        keys = list(map(_KEYS.__getitem__, words))
+        keys = list(map(KEYS.__getitem__, words))
         parts.append((words, [*keys, *map(" ".join, pairwise(keys))]))
     return parts
 
