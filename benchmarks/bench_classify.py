@@ -173,14 +173,19 @@ def with_new_words(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
 
 def _one_of_many(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
                  novelty: Novelty, rounds: int, seed: int, ready: Any, results: Any) -> None:
-    """One process of ``on_every_core``: its rounds, timed from when every process is ready."""
-    rng = random.Random(seed)
-    plans = [_forget_plan(docs, novelty, rng) for _ in range(rounds)]
-    ready.wait()
-    start = time.perf_counter()
-    for plan in plans:
-        _forgetting(config, docs, plan)
-    results.put((start, time.perf_counter(), len(docs) * rounds))
+    """One process of ``on_every_core``: its rounds, timed from when every process is ready
+    (a failure is reported, and releases the others, instead of leaving them waiting)."""
+    try:
+        rng = random.Random(seed)
+        plans = [_forget_plan(docs, novelty, rng) for _ in range(rounds)]
+        ready.wait()
+        start = time.perf_counter()
+        for plan in plans:
+            _forgetting(config, docs, plan)
+        results.put((start, time.perf_counter(), len(docs) * rounds))
+    except BaseException as exc:
+        ready.abort()
+        results.put(repr(exc))
 
 
 def on_every_core(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
@@ -200,6 +205,9 @@ def on_every_core(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
     runs = [results.get() for _ in workers]
     for worker in workers:
         worker.join()
+    failed = [run for run in runs if isinstance(run, str)]
+    if failed:
+        raise SystemExit(f"bench_classify: a process failed: {failed[0]}")
     return processes, sum(n for _, _, n in runs) / (max(e for _, e, _ in runs)
                                                     - min(s for s, _, _ in runs))
 
