@@ -56,7 +56,10 @@ def _as_written(feature: str, parts: list[tuple[list[str], list[str]]]) -> str:
     for words, found in parts:
         if feature in found:
             i = found.index(feature)
-            return words[i] if i < len(words) else " ".join(words[i - len(words):][:2])
+            if i < len(words):
+                return words[i]
+            pair = i - len(words)  # the features after the words are the pairs, in order
+            return f"{words[pair]} {words[pair + 1]}"
     return feature
 
 
