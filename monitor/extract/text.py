@@ -43,7 +43,7 @@ class WordMemo(dict[str, T]):
     text, so text is read word by word from a memo and rarely computed. Bounded, for the
     numbers and names a long-lived service meets. Look words up with ``memo[word]``."""
 
-    LIMIT = 50_000  # about 12 MB: Vietnamese news reaches it after millions of words
+    LIMIT = 50_000  # 9-12 MB of words as written: Vietnamese news reaches it after millions
 
     def __init__(self, compute: Callable[[str], T]) -> None:
         super().__init__()
