@@ -42,6 +42,7 @@ from monitor.termindex import (
     GAP_NUMBER,
     GAP_WORD,
     CompiledTopic,
+    add_classed,
     compile_topic,
     tokens_of,
 )
@@ -161,10 +162,7 @@ def _find(compiled: CompiledTopic, text: str, where: Field) -> tuple[list[_Hit],
     codes = cut.codes
     phrases, excludes, contexts, classed = compiled.terms.by_role(codes)
     by_class: dict[str, list[tuple[int, int, str]]] = {}
-    for first, last, name, cls in classed:
-        found = by_class.setdefault(cls, [])
-        if not found or found[-1][0] != first:  # longest term of a class at one token
-            found.append((first, last, name))
+    add_classed(by_class, classed)
     if compiled.lazy and by_class:
         _add_units(compiled, codes, where, by_class)
     if by_class:

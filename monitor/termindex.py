@@ -174,13 +174,20 @@ class _Automaton:
                     found.append((lo + start, start - end, pattern))
         found.sort()
         patterns = self._found
-        for first, negative, pattern in found:
-            for _, name, cls in patterns[pattern][1]:
-                terms = by_class.get(cls)
-                if not terms:
-                    by_class[cls] = [(first, first - negative - 1, name)]
-                elif terms[-1][0] != first:
-                    terms.append((first, first - negative - 1, name))
+        add_classed(by_class, ((first, first - negative - 1, name, cls)
+                               for first, negative, pattern in found
+                               for _, name, cls in patterns[pattern][1]))
+
+
+def add_classed(by_class: dict[str, list[Term]], classed: Iterable[Classed]) -> None:
+    """Adds class words (by first token, then longest first) to their classes' lists: at one
+    token, the longest of a class only."""
+    for first, last, name, cls in classed:
+        terms = by_class.get(cls)
+        if not terms:
+            by_class[cls] = [(first, last, name)]
+        elif terms[-1][0] != first:
+            terms.append((first, last, name))
 
 
 class CompiledTopic:
