@@ -53,6 +53,7 @@ from monitor.config import Config, load  # noqa: E402
 from monitor.errors import NotAnArticle  # noqa: E402
 from monitor.extract import extract_article  # noqa: E402
 from monitor.scoring import LabelledItem, read_labelled  # noqa: E402
+from monitor.store import verdicts  # noqa: E402
 from monitor.termindex import compile_topic, tokens_of  # noqa: E402
 
 TARGET = 2000.0
@@ -196,8 +197,7 @@ def on_every_core(config: Config, docs: list[tuple[str, str, tuple[str, ...]]],
     """Articles/s of one process per core classifying at once, with new words (wall clock,
     from the common start to the last end, the forgetting counted in, a little against the
     figure): what the machine does, as ``verdicts.refresh`` uses it for a large archive."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    processes = max(cores or 1, 1)
+    processes = verdicts._workers(verdicts.PARALLEL_FROM) or 1  # as many as refresh starts
     context = multiprocessing.get_context("fork")  # each starts with this one's warm memos
     ready, results = context.Barrier(processes), context.Queue()
     workers = [context.Process(target=_one_of_many,
@@ -222,7 +222,7 @@ def archive(config: Config, docs: list[tuple[str, str, tuple[str, ...]]], size: 
     from datetime import UTC, datetime
 
     from monitor.models import Article
-    from monitor.store import db, verdicts
+    from monitor.store import db
     from monitor.store.articles import Fetched, record_article
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
