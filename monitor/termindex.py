@@ -12,7 +12,6 @@ spacing, with its token positions as string indices.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -22,14 +21,19 @@ from typing import Any
 from ahocorasick_rs import AhoCorasick, MatchKind
 
 from monitor.config import TopicConfig
-from monitor.extract.text import FUNCTION_WORDS, WordMemo, fold, fold_ascii, nfc
+from monitor.extract.text import (
+    FUNCTION_WORDS,
+    WordMemo,
+    fold,
+    fold_ascii,
+    nfc,
+    tone_placements,
+)
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # The same tokens with the space before each: their lengths add up to each token's end offset.
 # (After the spaces, a character that does not start a word is a punctuation mark: \S.)
 SPACED_TOKEN = re.compile(r"\s*(?:\w+|\S)")
-_TONES = "\u0300\u0301\u0309\u0303\u0323"
-_VOWELS = frozenset("aăâeêioôơuưy")
 # Outlets write a dash as any of these ("Bà Rịa – Vũng Tàu", "2021 - 2026"): all match "-".
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
 _FILLER = "\x00"  # the code of a token no term holds
@@ -101,20 +105,6 @@ class Cut:
 
     def size(self, token: int) -> int:
         return ord(self._sizes[token])
-
-
-def _variants(token: str) -> set[str]:
-    """Every tone-mark placement of one lower-case token (the keys ``fold`` maps together)."""
-    decomposed = unicodedata.normalize("NFD", token)
-    tones = [c for c in decomposed if c in _TONES]
-    if len(tones) != 1:
-        return {token}
-    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES))
-    out = {token}
-    for i, c in enumerate(base):
-        if c in _VOWELS:
-            out.add(unicodedata.normalize("NFC", base[:i] + c + tones[0] + base[i + 1:]))
-    return out
 
 
 class _Automaton:
@@ -270,7 +260,7 @@ class CompiledTopic:
             return
         keys = tuple(self._key(t) for t in tokens)
         for token, key in zip(tokens, keys, strict=True):
-            for variant in _variants(token) | {key} | (_DASHES if key == "-" else set()):
+            for variant in tone_placements(token) | {key} | (_DASHES if key == "-" else set()):
                 self.canon[variant] = key
         codes = "".join(self._code(k) for k in keys)
         (self.units if role == UNIT else self.terms).add(codes, (role, name, cls))

@@ -70,15 +70,22 @@ def clean(text: str | None) -> str:
     return " ".join(text.split())
 
 
-def _fold_word(match: re.Match[str]) -> str:
-    word = match.group(0)
+def _split_tones(word: str) -> tuple[str, list[str]]:
+    """An NFC word's letters without its tone marks (NFC: circumflex, breve and horn stay with
+    their vowels), and its tone marks."""
     decomposed = unicodedata.normalize("NFD", word)
     tones = [c for c in decomposed if c in _TONES]
     if not tones:
+        return word, tones
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES)), tones
+
+
+def _fold_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    base, tones = _split_tones(word)
+    if not tones:
         return word
-    bare = "".join(c for c in decomposed if c not in _TONES)
     # Vowels are found on the base letters (circumflex, breve and horn stay with them).
-    base = unicodedata.normalize("NFC", bare)
     positions = [i for i, c in enumerate(base) if c in _VOWELS]
     if not positions:
         return word
@@ -88,6 +95,16 @@ def _fold_word(match: re.Match[str]) -> str:
     marked = unicodedata.normalize("NFC", base[i] + tones[0])
     folded = base[:i] + marked + base[i + 1 :]
     return folded if len(folded) == len(word) else word
+
+
+def tone_placements(word: str) -> set[str]:
+    """Every tone-mark placement of one NFC lower-case word: the spellings ``fold`` gives one
+    key ("hòa", "hoà")."""
+    base, tones = _split_tones(word)
+    if len(tones) != 1:
+        return {word}
+    return {word} | {unicodedata.normalize("NFC", base[:i] + c + tones[0] + base[i + 1:])
+                     for i, c in enumerate(base) if c in _VOWELS}
 
 
 _SNIPPET = 80
