@@ -36,7 +36,7 @@ KEYS = WordMemo(fold)
 
 def features(title: str, sapo: str) -> list[str]:
     """The words and neighbouring pairs of a title and sapo, each once, in order of appearance."""
-    return list(dict.fromkeys(chain.from_iterable(f for _, f in _parts(title, sapo))))
+    return list(_each_once(_parts(title, sapo)))
 
 
 def _parts(title: str, sapo: str) -> list[tuple[list[str], list[str]]]:
@@ -48,6 +48,11 @@ def _parts(title: str, sapo: str) -> list[tuple[list[str], list[str]]]:
         keys = list(map(KEYS.__getitem__, words))
         parts.append((words, [*keys, *map(" ".join, pairwise(keys))]))
     return parts
+
+
+def _each_once(parts: list[tuple[list[str], list[str]]]) -> dict[str, None]:
+    """The features of the parts, each once, in order of appearance."""
+    return dict.fromkeys(chain.from_iterable(found for _, found in parts))
 
 
 def _as_written(feature: str, parts: list[tuple[list[str], list[str]]]) -> str:
@@ -87,7 +92,7 @@ class RelevanceModel:
 
     def judge(self, title: str, sapo: str, explain: int = 3) -> Judgement:
         parts = _parts(title, sapo)
-        every = dict.fromkeys(chain.from_iterable(f for _, f in parts))
+        every = _each_once(parts)
         found = [(f, w) for f in every if (w := self.weights.get(f)) is not None]
         p = probability(self.bias + sum(w for _, w in found) / norm(len(every)))
         yes = p >= 0.5
